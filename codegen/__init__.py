@@ -1,0 +1,1 @@
+"""Code generation: graphs to numba source text (the CPU and CUDA backends land here)."""

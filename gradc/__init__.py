@@ -1,0 +1,67 @@
+"""gradc: PyTorch-style tensors and autograd that trace into a graph IR and compile with numba.
+
+>>> import gradc
+>>> x = gradc.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> (x.exp() * x).sum().backward()
+>>> x.grad            # (1 + x) * exp(x)
+"""
+
+from gradc import autograd
+from gradc import ops as _ops  # noqa: F401  (registers the op table)
+from gradc._tensor import Size, Tensor
+from gradc.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from gradc.creation import (
+    arange,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    linspace,
+    manual_seed,
+    ones,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    seed,
+    tensor,
+    zeros,
+)
+from gradc.device import device
+from gradc.dtypes import DType, float32, float64, get_default_dtype, int64, set_default_dtype
+from gradc.dtypes import bool_ as bool
+from gradc.errors import AutogradError, DeviceError, DTypeError, GradcError, ShapeError, TraceError
+from gradc.functions import *  # noqa: F403
+from gradc.functions import as_tensor, full_like, ones_like, zeros_like
+from gradc.ops.pointwise import elementwise
+
+float = float32
+double = float64
+long = int64
+dtype = DType
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(x):
+    return x.numel()
+
+
+class cuda:
+    """``gradc.cuda.is_available()`` is False until the GPU backend lands."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return False
+
+    @staticmethod
+    def device_count() -> int:
+        return 0
+
+
+__version__ = "0.1.0"

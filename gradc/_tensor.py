@@ -1,0 +1,558 @@
+"""``gradc.Tensor``: an array (or, while tracing, a graph value) plus autograd state."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradc import dtypes
+from gradc import functions as F
+from gradc.autograd import grad_mode
+from gradc.device import CPU, as_device
+from gradc.errors import AutogradError, DTypeError, ShapeError, TraceError
+from gradc.shapes import TensorType, prod
+from gradc.tensor_repr import tensor_repr
+
+
+class Size(tuple):
+    """``tensor.shape``: a tuple that prints like torch.Size."""
+
+    def numel(self):
+        return prod(self)
+
+    def __getitem__(self, k):
+        r = super().__getitem__(k)
+        return Size(r) if isinstance(k, slice) else r
+
+    def __repr__(self) -> str:
+        return f"gradc.Size([{', '.join(str(d) for d in self)}])"
+
+
+class Tensor:
+    """A multi-dimensional array with autograd, used the way torch.Tensor is.
+
+    >>> x = gradc.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    tensor([[2., 4.],
+            [6., 8.]])
+    """
+
+    __slots__ = (
+        "_data",
+        "requires_grad",
+        "grad",
+        "grad_fn",
+        "_accumulator",
+        "_version",
+        "_retains_grad",
+        "__weakref__",
+        "__dict__",
+    )
+    __array_priority__ = 1000  # so ndarray + Tensor lets the Tensor's __radd__ run
+
+    def __init__(self, data=None, *, dtype=None, requires_grad=False):
+        from gradc.creation import _to_array
+
+        self._init(_to_array([] if data is None else data, dtype))
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def _init(self, data, requires_grad=False):
+        self._data = data
+        self.requires_grad = requires_grad
+        self.grad = None
+        self.grad_fn = None
+        self._accumulator = None
+        self._version = 0
+        self._retains_grad = False
+
+    @classmethod
+    def _wrap(cls, data, requires_grad=False) -> Tensor:
+        t = cls.__new__(cls)
+        t._init(data, requires_grad)
+        return t
+
+    # ---- type ----------------------------------------------------------------------------------
+    @property
+    def is_traced(self) -> bool:
+        return not isinstance(self._data, np.ndarray)
+
+    @property
+    def type(self) -> TensorType:
+        if self.is_traced:
+            return self._data.type
+        return TensorType(dtypes.as_dtype(self._data.dtype), self._data.shape)
+
+    @property
+    def dtype(self) -> dtypes.DType:
+        return self._data.type.dtype if self.is_traced else dtypes.as_dtype(self._data.dtype)
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.type.shape if self.is_traced else self._data.shape)
+
+    def size(self, dim=None):
+        from gradc.shapes import norm_dim
+
+        return self.shape if dim is None else self.shape[norm_dim(dim, self.ndim)]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def dim(self) -> int:
+        return self.ndim
+
+    ndimension = dim
+
+    def numel(self):
+        return prod(self.shape)
+
+    nelement = numel
+
+    @property
+    def device(self):
+        return CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def is_floating_point(self) -> bool:
+        return self.dtype.is_floating_point
+
+    # ---- leaving gradc -------------------------------------------------------------------------
+    def _concrete(self, what: str) -> np.ndarray:
+        if self.is_traced:
+            raise TraceError(
+                f"{what} needs the tensor's value, which a traced graph does not have: "
+                f"control flow or Python conversions on tensor values cannot be traced "
+                f"(the tensor is {self._data.name}: {self.type}); keep such decisions on shapes, "
+                f"or use gradc.where",
+                op=what,
+            ).with_context()
+        return self._data
+
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad:
+            raise AutogradError(
+                "can't call numpy() on a tensor that requires grad: use tensor.detach().numpy()",
+                op="numpy",
+            ).with_context()
+        return self._concrete("numpy()")
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._concrete("np.asarray(tensor)")
+        return a if dtype is None else a.astype(dtype)
+
+    def item(self):
+        a = self._concrete("item()")
+        if a.size != 1:
+            raise ShapeError(
+                f"a tensor with {a.size} elements cannot be converted to a Python scalar",
+                op="item",
+            ).with_context()
+        return a.reshape(()).item()
+
+    def tolist(self):
+        return self._concrete("tolist()").tolist()
+
+    def __bool__(self) -> bool:
+        a = self._concrete("bool(tensor)")
+        if a.size != 1:
+            raise ShapeError(
+                f"the truth value of a tensor with {a.size} elements is ambiguous",
+                op="bool",
+            ).with_context()
+        return bool(a.reshape(()))
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.is_floating_point or self.numel() != 1:
+            raise DTypeError("only integer tensors of a single element can be an index")
+        return int(self.item())
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self)))
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        if self.is_traced:
+            return f"Tensor({self._data.name}: {self.type})"
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    # ---- autograd ------------------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if not self.is_leaf:
+            raise AutogradError(
+                "you can only change requires_grad flags of leaf variables; use detach() first",
+                op="requires_grad_",
+            ).with_context()
+        if requires_grad and not self.dtype.is_floating_point:
+            raise DTypeError(
+                f"only tensors of floating point dtype can require gradients, got "
+                f"{self.dtype.name}",
+                op="requires_grad_",
+            ).with_context()
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward."""
+        if not self.requires_grad:
+            raise AutogradError(
+                "can't retain_grad on a tensor that doesn't require grad", op="retain_grad"
+            ).with_context()
+        if self.grad_fn is not None and not self._retains_grad:
+            self._retains_grad = True
+            self.grad_fn.retained = [*getattr(self.grad_fn, "retained", ()), self]
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) into each leaf's ``.grad``."""
+        from gradc.autograd import backward
+
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph."""
+        return Tensor._wrap(self._data)
+
+    def detach_(self) -> Tensor:
+        self.grad_fn, self.requires_grad = None, False
+        return self
+
+    @property
+    def data(self) -> Tensor:
+        """The same storage without autograd; writing to it bypasses the tape, as in torch."""
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value) -> None:
+        self._data = F.as_tensor(value)._data
+
+    # ---- dtype and device ----------------------------------------------------------------------
+    def to(self, *args, dtype=None, device=None, copy=False) -> Tensor:
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, dtypes.DType) or (
+                isinstance(a, str) and a in ("float32", "float64")
+            ):
+                dtype = a
+            else:
+                device = a
+        if device is not None:
+            as_device(device)
+        out = self if dtype is None else F.cast(self, dtype)
+        return out.clone() if copy and out is self else out
+
+    def cpu(self) -> Tensor:
+        return self
+
+    def cuda(self, device=None) -> Tensor:
+        as_device("cuda")
+
+    def type_as(self, other) -> Tensor:
+        return F.cast(self, other.dtype)
+
+    def float(self) -> Tensor:
+        return F.cast(self, dtypes.float32)
+
+    def double(self) -> Tensor:
+        return F.cast(self, dtypes.float64)
+
+    def long(self) -> Tensor:
+        return F.cast(self, dtypes.int64)
+
+    int = long
+
+    def bool(self) -> Tensor:
+        return F.cast(self, dtypes.bool_)
+
+    def clone(self) -> Tensor:
+        return (
+            F.mul(self, 1)
+            if self.requires_grad or self.is_traced
+            else Tensor._wrap(self._concrete("clone()").copy())
+        )
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    # ---- operators -----------------------------------------------------------------------------
+    def __add__(self, o):
+        return F.add(self, o)
+
+    def __radd__(self, o):
+        return F.add(o, self)
+
+    def __sub__(self, o):
+        return F.sub(self, o)
+
+    def __rsub__(self, o):
+        return F.sub(o, self)
+
+    def __mul__(self, o):
+        return F.mul(self, o)
+
+    def __rmul__(self, o):
+        return F.mul(o, self)
+
+    def __truediv__(self, o):
+        return F.div(self, o)
+
+    def __rtruediv__(self, o):
+        return F.div(o, self)
+
+    def __pow__(self, o):
+        return F.pow(self, o)
+
+    def __rpow__(self, o):
+        return F.pow(o, self)
+
+    def __matmul__(self, o):
+        return F.matmul(self, F.as_tensor(o))
+
+    def __rmatmul__(self, o):
+        return F.matmul(F.as_tensor(o), self)
+
+    def __neg__(self):
+        return F.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return F.abs(self)
+
+    def __lt__(self, o):
+        return F.lt(self, o)
+
+    def __le__(self, o):
+        return F.le(self, o)
+
+    def __gt__(self, o):
+        return F.gt(self, o)
+
+    def __ge__(self, o):
+        return F.ge(self, o)
+
+    def __eq__(self, o):
+        return F.eq(self, o)
+
+    def __ne__(self, o):
+        return F.ne(self, o)
+
+    def __getitem__(self, idx):
+        return F.getitem(self, idx)
+
+    # ---- in-place ------------------------------------------------------------------------------
+    def _inplace(self, result: Tensor, what: str) -> Tensor:
+        """Write ``result`` into this tensor's storage, following torch's autograd rules."""
+        if self.is_leaf and self.requires_grad and grad_mode.is_grad_enabled():
+            raise AutogradError(
+                "a leaf Variable that requires grad is being used in an in-place operation; "
+                "wrap the update in `with gradc.no_grad():` or use .data",
+                op=what,
+            ).with_context()
+        if tuple(result.shape) != tuple(self.shape):
+            raise ShapeError(
+                f"the result of shape {list(result.shape)} does not fit the in-place target of "
+                f"shape {list(self.shape)}",
+                op=what,
+            ).with_context()
+        if dtypes.promote(result.dtype, self.dtype) is not self.dtype:
+            raise DTypeError(
+                f"result type {result.dtype.name} can't be cast to the desired output type "
+                f"{self.dtype.name}",
+                op=what,
+            ).with_context()
+        if self.is_traced:
+            raise TraceError("in-place ops are not supported while tracing", op=what).with_context()
+        node = result.grad_fn
+        if node is not None and hasattr(node, "saved"):
+            old = Tensor._wrap(self._data.copy(), self.requires_grad)
+            old.grad_fn, old._accumulator, old._version = (
+                self.grad_fn,
+                self._accumulator,
+                self._version,
+            )
+            node.saved = [old if s is self else s for s in node.saved]
+        if not self._data.flags.writeable:
+            self._data = self._data.copy()
+        self._data[...] = result._data
+        self._version += 1
+        if node is not None:
+            self.grad_fn, self.requires_grad = node, True
+        return self
+
+    def add_(self, o, *, alpha=1):
+        return self._inplace(F.add(self, o if alpha == 1 else F.mul(o, alpha)), "add_")
+
+    def sub_(self, o, *, alpha=1):
+        return self._inplace(F.sub(self, o if alpha == 1 else F.mul(o, alpha)), "sub_")
+
+    def mul_(self, o):
+        return self._inplace(F.mul(self, o), "mul_")
+
+    def div_(self, o):
+        return self._inplace(F.div(self, o), "div_")
+
+    def pow_(self, o):
+        return self._inplace(F.pow(self, o), "pow_")
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace(F.clamp(self, min, max), "clamp_")
+
+    def relu_(self):
+        return self._inplace(F.relu(self), "relu_")
+
+    def addcmul_(self, a, b, *, value=1):
+        return self._inplace(F.add(self, F.mul(F.mul(a, b), value)), "addcmul_")
+
+    def addcdiv_(self, a, b, *, value=1):
+        return self._inplace(F.add(self, F.mul(F.div(a, b), value)), "addcdiv_")
+
+    def copy_(self, src):
+        src = F.as_tensor(src, dtype=self.dtype)
+        return self._inplace(F.add(F.expand(src, self.shape), F.zeros_like(self)), "copy_")
+
+    def fill_(self, value):
+        return self._inplace(F.full_like(self, value), "fill_")
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def uniform_(self, a=0.0, b=1.0):
+        from gradc.creation import _rng
+
+        data = _rng().uniform(a, b, size=self.shape).astype(self.dtype.np)
+        return self._inplace(Tensor._wrap(data), "uniform_")
+
+    def normal_(self, mean=0.0, std=1.0):
+        from gradc.creation import _rng
+
+        data = _rng().normal(mean, std, size=self.shape).astype(self.dtype.np)
+        return self._inplace(Tensor._wrap(data), "normal_")
+
+    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
+
+    def __ipow__(self, o):
+        return self.pow_(o)
+
+    # ---- methods that are functions of gradc ---------------------------------------------------
+    def view(self, *shape):
+        return F.reshape(self, *shape)
+
+    def view_as(self, other):
+        return F.reshape(self, other.shape)
+
+    def reshape_as(self, other):
+        return F.reshape(self, other.shape)
+
+    def expand_as(self, other):
+        return F.expand(self, other.shape)
+
+    @property
+    def T(self):
+        return F.permute(self, *reversed(range(self.ndim)))
+
+    @property
+    def mT(self):
+        return F.mT(self)
+
+    def new_zeros(self, *shape, dtype=None):
+        from gradc.creation import zeros
+
+        return zeros(*shape, dtype=dtype or self.dtype)
+
+    def new_ones(self, *shape, dtype=None):
+        from gradc.creation import ones
+
+        return ones(*shape, dtype=dtype or self.dtype)
+
+    def new_tensor(self, data, dtype=None):
+        from gradc.creation import tensor
+
+        return tensor(data, dtype=dtype or self.dtype)
+
+
+for _name in [
+    "exp",
+    "log",
+    "sqrt",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "abs",
+    "sin",
+    "cos",
+    "neg",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "maximum",
+    "minimum",
+    "clamp",
+    "clip",
+    "sum",
+    "mean",
+    "amax",
+    "amin",
+    "max",
+    "min",
+    "argmax",
+    "argmin",
+    "matmul",
+    "mm",
+    "reshape",
+    "flatten",
+    "squeeze",
+    "unsqueeze",
+    "transpose",
+    "permute",
+    "t",
+    "expand",
+    "broadcast_to",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+    "eq",
+    "ne",
+    "where",
+    "true_divide",
+    "multiply",
+    "subtract",
+    "negative",
+    "swapaxes",
+]:
+    setattr(Tensor, _name, getattr(F, _name))
+Tensor.where = lambda self, condition, other: F.where(condition, self, other)

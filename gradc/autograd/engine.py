@@ -1,0 +1,121 @@
+"""The backward pass: a topological walk of the tape, calling each node's vjp rules once."""
+
+from __future__ import annotations
+
+from gradc.autograd import grad_mode
+from gradc.autograd.function import AccumulateGrad, BackwardNode, edge_of
+from gradc.errors import AutogradError, ShapeError
+
+
+def _root_grads(outputs, grad_outputs):
+    from gradc import functions as fn
+
+    cts = []
+    for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
+        if not t.requires_grad:
+            raise AutogradError(
+                f"element {i} of tensors does not require grad and does not have a grad_fn",
+                op="backward",
+            )
+        if g is None:
+            if t.numel() != 1:
+                raise AutogradError(
+                    f"grad can be implicitly created only for scalar outputs; this output has "
+                    f"shape {list(t.shape)}: pass gradient= (a tensor of that shape)",
+                    op="backward",
+                )
+            g = fn.ones_like(t)
+        else:
+            g = fn.as_tensor(g, dtype=t.dtype)
+            if tuple(g.shape) != tuple(t.shape):
+                raise ShapeError(
+                    f"gradient has shape {list(g.shape)} but the output has shape {list(t.shape)}",
+                    op="backward",
+                )
+        cts.append(g)
+    return cts
+
+
+def _dependencies(roots):
+    deps, seen, stack = {}, set(), [n for n in roots if n is not None]
+    for n in stack:
+        seen.add(n)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            deps[nxt] = deps.get(nxt, 0) + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return deps
+
+
+def _add(a, b):
+    return b if a is None else a + b
+
+
+def run_backward(outputs, grad_outputs, *, retain_graph, create_graph, inputs=None):
+    """Propagate cotangents from ``outputs``.
+
+    With ``inputs=None`` gradients accumulate into leaves' ``.grad`` (``Tensor.backward``);
+    otherwise the gradients w.r.t. ``inputs`` are returned and no ``.grad`` changes
+    (``autograd.grad``).
+    """
+    cts = _root_grads(outputs, grad_outputs)
+    with grad_mode.set_grad_enabled(create_graph):
+        return _walk(outputs, cts, retain_graph, create_graph, inputs)
+
+
+def _walk(outputs, cts, retain_graph, create_graph, inputs):
+    buffers = {}
+    roots = []
+    for t, g in zip(outputs, cts):
+        node, _ = edge_of(t)
+        roots.append(node)
+        buffers[node] = _add(buffers.get(node), g)
+    targets = None
+    if inputs is not None:
+        targets = {}
+        for t in inputs:
+            node, _ = edge_of(t) if t.requires_grad else (None, 0)
+            targets.setdefault(node, None)
+    deps = _dependencies(roots)
+    ready = [n for n in dict.fromkeys(roots) if deps.get(n, 0) == 0]
+    while ready:
+        node = ready.pop()
+        ct = buffers.pop(node, None)
+        if targets is not None and node in targets:
+            targets[node] = _add(targets[node], ct)
+        if isinstance(node, AccumulateGrad):
+            if targets is None and ct is not None:
+                _accumulate(node.variable, ct, create_graph)
+            continue
+        grads = [None] * len(node.next_functions)
+        if ct is not None:
+            for t in getattr(node, "retained", ()):
+                t.grad = _add(t.grad, ct if create_graph else ct.detach())
+            grads = node.apply(ct)
+            if not retain_graph:
+                node.release()
+        for (nxt, _), g in zip(node.next_functions, grads):
+            if nxt is None:
+                continue
+            if g is not None:
+                buffers[nxt] = _add(buffers.get(nxt), g)
+            deps[nxt] -= 1
+            if deps[nxt] == 0:
+                ready.append(nxt)
+    if targets is None:
+        return None
+    return [targets.get(edge_of(t)[0]) if t.requires_grad else None for t in inputs]
+
+
+def _accumulate(leaf, g, create_graph):
+    if not create_graph:
+        g = g.detach()
+    leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+
+__all__ = ["run_backward", "BackwardNode"]

@@ -1,0 +1,164 @@
+"""Making tensors: ``tensor``, ``zeros``, ``arange``, ``rand``..., and the global RNG."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradc import dtypes
+from gradc.device import as_device
+from gradc.errors import DTypeError, GradcError
+
+_state = {"rng": np.random.default_rng()}
+
+
+def _rng() -> np.random.Generator:
+    return _state["rng"]
+
+
+def manual_seed(seed: int):
+    """Seed gradc's random numbers (``rand``, ``randn``, init of nn layers, dropout)."""
+    _state["rng"] = np.random.default_rng(int(seed))
+    return _state["rng"]
+
+
+seed = manual_seed
+
+
+def _to_array(data, dtype=None) -> np.ndarray:
+    from gradc._tensor import Tensor
+
+    if isinstance(data, Tensor):
+        a = np.array(data._concrete("tensor(tensor)"))
+    else:
+        try:
+            a = np.array(data)
+        except ValueError as e:
+            raise GradcError(f"could not make a tensor from {type(data).__name__}: {e}") from None
+        if a.dtype == object:
+            raise GradcError(
+                "could not make a tensor: the nested sequences are ragged or hold non-numbers"
+            )
+    if dtype is not None:
+        return a.astype(dtypes.as_dtype(dtype).np)
+    if a.dtype.kind == "f" and not isinstance(data, np.ndarray):
+        return a.astype(dtypes.get_default_dtype().np)  # Python floats: the default dtype
+    if a.dtype.kind in "fiub":
+        return a.astype(dtypes.as_dtype(a.dtype).np, copy=False)
+    raise DTypeError(f"unsupported element type {a.dtype}")
+
+
+def _new(data: np.ndarray, requires_grad: bool, device):
+    from gradc._tensor import Tensor
+
+    if device is not None:
+        as_device(device)
+    t = Tensor._wrap(data)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of ``data`` (nested lists, numbers or an array).
+
+    >>> gradc.tensor([[1.0, 2.0]], requires_grad=True)
+    tensor([[1., 2.]], requires_grad=True)
+    """
+    return _new(np.array(_to_array(data, dtype)), requires_grad, device)
+
+
+def from_numpy(a: np.ndarray):
+    """A tensor sharing memory with ``a`` (float16 and int32 are converted, not shared)."""
+    return _new(_to_array(a), False, None)
+
+
+def _shape(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def _dtype(dtype):
+    return dtypes.get_default_dtype() if dtype is None else dtypes.as_dtype(dtype)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = dtypes.weak_scalar_dtype(fill_value, None)
+    return _new(np.full(_shape((size,)), fill_value, _dtype(dtype).np), requires_grad, device)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _new(np.zeros(_shape(size), _dtype(dtype).np), requires_grad, device)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _new(np.ones(_shape(size), _dtype(dtype).np), requires_grad, device)
+
+
+empty = zeros
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    """Like torch.arange: int64 for integer arguments, the default float dtype otherwise."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = dtypes.int64 if is_int else dtypes.get_default_dtype()
+    return _new(np.arange(start, end, step).astype(_dtype(dtype).np), requires_grad, device)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    return _new(np.linspace(start, end, steps).astype(_dtype(dtype).np), requires_grad, device)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    return _new(np.eye(n, m).astype(_dtype(dtype).np), requires_grad, device)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False):
+    """Uniform on [0, 1)."""
+    return _new(_rng().random(_shape(size)).astype(_dtype(dtype).np), requires_grad, device)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False):
+    """Standard normal."""
+    return _new(
+        _rng().standard_normal(_shape(size)).astype(_dtype(dtype).np), requires_grad, device
+    )
+
+
+def randint(low, high=None, size=(), *, dtype=None, device=None):
+    if high is None:
+        low, high = 0, low
+    data = _rng().integers(low, high, size=_shape((size,)))
+    return _new(data.astype(dtypes.as_dtype(dtype or dtypes.int64).np), False, device)
+
+
+def randperm(n, *, dtype=None, device=None):
+    return _new(
+        _rng().permutation(n).astype(dtypes.as_dtype(dtype or dtypes.int64).np), False, device
+    )
+
+
+def _like(fn):
+    def like(x, *, dtype=None, device=None, requires_grad=False):
+        return fn(*x.shape, dtype=dtype or x.dtype, device=device, requires_grad=requires_grad)
+
+    like.__name__ = fn.__name__ + "_like"
+    return like
+
+
+zeros_like, ones_like, rand_like, randn_like = map(_like, [zeros, ones, rand, randn])
+empty_like = zeros_like
+
+
+def full_like(x, fill_value, *, dtype=None, device=None, requires_grad=False):
+    return full(
+        tuple(x.shape),
+        fill_value,
+        dtype=dtype or x.dtype,
+        device=device,
+        requires_grad=requires_grad,
+    )

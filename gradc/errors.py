@@ -1,0 +1,75 @@
+"""Errors users see: each names the op, its input types and the user's own source line."""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+class GradcError(Exception):
+    """Base of every error gradc raises on bad input."""
+
+    def __init__(self, msg: str = "", *, op: str | None = None, where: str | None = None):
+        self.msg, self.op, self.where = msg, op, where
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        text = f"{self.op}: {self.msg}" if self.op else self.msg
+        return f"{text}\n  at {self.where}" if self.where else text
+
+    def with_context(self, op: str | None = None, where: str | None = None) -> GradcError:
+        """Fill in the op and the user's line if an inner layer did not know them."""
+        self.op = self.op or op
+        self.where = self.where or where or user_location()
+        self.args = (self._text(),)
+        return self
+
+    def __str__(self) -> str:
+        return self._text()
+
+
+class ShapeError(GradcError, ValueError):
+    """Shapes that do not fit the op (broadcast, matmul inner dims, reshape size, dim range)."""
+
+
+class DTypeError(GradcError, TypeError):
+    """A dtype the op does not accept, or a mix it does not allow."""
+
+
+class DeviceError(GradcError, RuntimeError):
+    """A device this build cannot run on, or tensors on different devices."""
+
+
+class AutogradError(GradcError, RuntimeError):
+    """Misuse of autograd: backward twice, non-scalar backward, in-place on a leaf."""
+
+
+class TraceError(GradcError, RuntimeError):
+    """Something a graph cannot express, such as control flow on tensor values."""
+
+
+def user_frame():
+    """The innermost stack frame outside the gradc package: the user's call site."""
+    f = sys._getframe(1)
+    while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
+        f = f.f_back
+    return f
+
+
+def location_of(frame) -> str | None:
+    if frame is None:
+        return None
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def user_location() -> str | None:
+    """``file:line: source`` of the user's call site, for error messages."""
+    f = user_frame()
+    if f is None:
+        return None
+    src = linecache.getline(f.f_code.co_filename, f.f_lineno).strip()
+    loc = location_of(f)
+    return f"{loc}: {src}" if src else loc

@@ -1,0 +1,452 @@
+"""The functional API (``gradc.exp``, ``gradc.sum``...): argument handling in front of ``apply``.
+
+Each function normalises what users pass (dims, shapes, 1-D matmul, indices) and calls the op
+table through ``apply``; Tensor methods and operators are these same functions.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+from collections import namedtuple
+
+import numpy as np
+
+from gradc import dtypes
+from gradc.dispatch import apply
+from gradc.errors import DTypeError, GradcError, ShapeError
+from gradc.shapes import canon, norm_dim, norm_dims, prod, same_dim
+
+__all__ = []  # filled by _public below
+
+
+def _public(fn):
+    """Export ``fn`` and give any GradcError it raises the op signature and the user's line."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GradcError as e:
+            Tensor = _tensor_cls()
+            types = ", ".join(str(a.type) for a in args if isinstance(a, Tensor))
+            raise e.with_context(op=f"{fn.__name__}({types})") from None
+
+    __all__.append(fn.__name__)
+    return wrapper
+
+
+def _tensor_cls():
+    from gradc._tensor import Tensor
+
+    return Tensor
+
+
+def as_tensor(x, dtype=None):
+    """A Tensor from a Tensor (unchanged unless ``dtype`` differs), an array or a number."""
+    from gradc.creation import tensor
+
+    if isinstance(x, _tensor_cls()):
+        return x if dtype is None or x.dtype is dtypes.as_dtype(dtype) else cast(x, dtype)
+    return tensor(x, dtype=dtype)
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(canon(d) for d in shape)
+
+
+# ---- pointwise ------------------------------------------------------------------------------
+def _binary(name):
+    def f(a, b):
+        return apply(name, a, b)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Elementwise {name} with broadcasting; Python numbers are allowed on either side."
+    return _public(f)
+
+
+def _unary(name):
+    def f(x):
+        return apply(name, x)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Elementwise {name}."
+    return _public(f)
+
+
+add, sub, mul, div, maximum, minimum = map(
+    _binary, ["add", "sub", "mul", "div", "maximum", "minimum"]
+)
+lt, le, gt, ge, eq, ne = map(_binary, ["lt", "le", "gt", "ge", "eq", "ne"])
+exp, log, sqrt, tanh, sigmoid, relu, abs, sin, cos, neg = map(
+    _unary, ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos", "neg"]
+)
+true_divide, multiply, subtract, negative = div, mul, sub, neg
+
+
+@_public
+def pow(x, exponent):
+    """``x ** exponent``; either may be a Python number."""
+    return apply("pow", x, exponent)
+
+
+@_public
+def where(condition, x, y):
+    """Pick ``x`` where ``condition`` holds, else ``y`` (broadcasting all three)."""
+    return apply("where", condition, x, y)
+
+
+@_public
+def clamp(x, min=None, max=None):
+    """Limit values to ``[min, max]``; the gradient is 1 inside and on the boundaries (torch)."""
+    if min is None and max is None:
+        raise GradcError("at least one of min and max must be given", op="clamp")
+    if min is not None:
+        x = maximum(x, min)
+    if max is not None:
+        x = minimum(x, max)
+    return x
+
+
+clip = clamp
+
+
+@_public
+def cast(x, dtype):
+    """Convert to ``dtype`` (a no-op when it already is)."""
+    dtype = dtypes.as_dtype(dtype)
+    return x if x.dtype is dtype else apply("cast", x, dtype=dtype)
+
+
+# ---- reductions ------------------------------------------------------------------------------
+@_public
+def sum(x, dim=None, keepdim=False, *, dtype=None):
+    """Sum over ``dim`` (an int, a tuple, or None for all dims)."""
+    if dtype is not None:
+        x = cast(x, dtype)
+    return apply("sum", x, dim=norm_dims(dim, x.ndim), keepdim=bool(keepdim))
+
+
+@_public
+def mean(x, dim=None, keepdim=False, *, dtype=None):
+    """Mean over ``dim``; float tensors only, as in torch."""
+    if dtype is not None:
+        x = cast(x, dtype)
+    if not x.dtype.is_floating_point:
+        raise DTypeError(
+            f"mean needs a floating point tensor, got {x.dtype.name}: convert with .float()",
+            op=f"mean({x.type})",
+        )
+    dims = norm_dims(dim, x.ndim)
+    count = prod([x.shape[d] for d in dims])
+    return div(apply("sum", x, dim=dims, keepdim=bool(keepdim)), count)
+
+
+@_public
+def amax(x, dim=None, keepdim=False):
+    return apply("amax", x, dim=norm_dims(dim, x.ndim), keepdim=bool(keepdim))
+
+
+@_public
+def amin(x, dim=None, keepdim=False):
+    return apply("amin", x, dim=norm_dims(dim, x.ndim), keepdim=bool(keepdim))
+
+
+@_public
+def argmax(x, dim=None, keepdim=False):
+    dim = None if dim is None else norm_dim(dim, x.ndim)
+    return apply("argmax", x, dim=dim, keepdim=bool(keepdim))
+
+
+@_public
+def argmin(x, dim=None, keepdim=False):
+    dim = None if dim is None else norm_dim(dim, x.ndim)
+    return apply("argmin", x, dim=dim, keepdim=bool(keepdim))
+
+
+MinMax = namedtuple("MinMax", ["values", "indices"])
+
+
+def _extreme(red, arg, binary):
+    def f(x, dim=None, keepdim=False):
+        if isinstance(dim, _tensor_cls()):
+            return binary(x, dim)
+        if dim is None:
+            return red(x)
+        return MinMax(red(x, dim, keepdim), arg(x, dim, keepdim))
+
+    return f
+
+
+def _named(f, name, doc):
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    return _public(f)
+
+
+max = _named(
+    _extreme(amax, argmax, maximum),
+    "max",
+    "max(x): the largest value; max(x, dim): (values, indices); max(x, y): maximum.",
+)
+min = _named(
+    _extreme(amin, argmin, minimum),
+    "min",
+    "min(x): the smallest value; min(x, dim): (values, indices); min(x, y): minimum.",
+)
+__all__ += [
+    "true_divide",
+    "multiply",
+    "subtract",
+    "negative",
+    "clip",
+    "mm",
+    "bmm",
+    "view",
+    "broadcast_to",
+    "swapaxes",
+    "concat",
+    "concatenate",
+]
+
+
+# ---- linear algebra --------------------------------------------------------------------------
+@_public
+def matmul(a, b):
+    """numpy/torch matmul: 1-D operands are promoted to matrices and the added dim removed."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(
+            f"both arguments to matmul need to be at least 1-D, got {a.type} and {b.type}",
+            op="matmul",
+        )
+    va, vb = a.ndim == 1, b.ndim == 1
+    out = apply("matmul", unsqueeze(a, 0) if va else a, unsqueeze(b, -1) if vb else b)
+    if va:
+        out = squeeze(out, -2)
+    if vb:
+        out = squeeze(out, -1)
+    return out
+
+
+mm = bmm = matmul
+
+
+@_public
+def mT(x):
+    """Swap the last two dims."""
+    return transpose(x, -2, -1)
+
+
+# ---- shapes ----------------------------------------------------------------------------------
+@_public
+def reshape(x, *shape):
+    """Same elements, new shape; one entry may be -1."""
+    shape = _shape_arg(shape)
+    if len(shape) == x.ndim and builtins.all(same_dim(a, b) for a, b in zip(shape, x.shape)):
+        return x
+    return apply("reshape", x, shape=shape)
+
+
+view = reshape
+
+
+@_public
+def expand(x, *shape):
+    """Broadcast size-1 dims to ``shape`` (-1 keeps a dim)."""
+    shape = _shape_arg(shape)
+    if len(shape) == x.ndim and builtins.all(
+        (isinstance(a, int) and a == -1) or same_dim(a, b) for a, b in zip(shape, x.shape)
+    ):
+        return x
+    return apply("expand", x, shape=shape)
+
+
+broadcast_to = expand
+
+
+@_public
+def sum_to(x, shape):
+    """Sum broadcast dims away so ``x`` gets ``shape``: the vjp of broadcasting."""
+    shape = tuple(shape)
+    if tuple(x.shape) == shape:
+        return x
+    lead = x.ndim - len(shape)
+    dims = tuple(range(lead)) + tuple(
+        i + lead
+        for i, s in enumerate(shape)
+        if isinstance(s, int) and s == 1 and x.shape[i + lead] != 1
+    )
+    if dims:
+        x = apply("sum", x, dim=dims, keepdim=True)
+    return reshape(x, shape)
+
+
+@_public
+def permute(x, *dims):
+    dims = _shape_arg(dims)
+    dims = tuple(norm_dim(d, x.ndim) for d in dims)
+    if dims == tuple(range(x.ndim)):
+        return x
+    return apply("permute", x, dims=dims)
+
+
+@_public
+def transpose(x, dim0, dim1):
+    d0, d1 = norm_dim(dim0, x.ndim), norm_dim(dim1, x.ndim)
+    dims = list(range(x.ndim))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return permute(x, *dims)
+
+
+swapaxes = transpose
+
+
+@_public
+def t(x):
+    """Transpose a tensor of at most 2 dims."""
+    if x.ndim > 2:
+        raise ShapeError(f"t() expects a tensor with <= 2 dims, got {x.type}", op="t")
+    return x if x.ndim < 2 else transpose(x, 0, 1)
+
+
+@_public
+def flatten(x, start_dim=0, end_dim=-1):
+    if x.ndim == 0:
+        return reshape(x, 1)
+    s, e = norm_dim(start_dim, x.ndim), norm_dim(end_dim, x.ndim)
+    if s > e:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    shape = (*x.shape[:s], prod(x.shape[s : e + 1]), *x.shape[e + 1 :])
+    return reshape(x, shape)
+
+
+@_public
+def squeeze(x, dim=None):
+    """Drop size-1 dims (all of them, or those in ``dim``)."""
+    dims = range(x.ndim) if dim is None else norm_dims(dim, x.ndim)
+    drop = {d for d in dims if isinstance(x.shape[d], int) and x.shape[d] == 1}
+    return reshape(x, tuple(s for i, s in enumerate(x.shape) if i not in drop))
+
+
+@_public
+def unsqueeze(x, dim):
+    d = norm_dim(dim, x.ndim, extra=1)
+    return reshape(x, (*x.shape[:d], 1, *x.shape[d:]))
+
+
+@_public
+def cat(tensors, dim=0):
+    """Join tensors along an existing dim."""
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ShapeError("cat needs a non-empty list of tensors", op="cat")
+    return apply("cat", *tensors, dim=norm_dim(dim, tensors[0].ndim))
+
+
+concat = concatenate = cat
+
+
+@_public
+def stack(tensors, dim=0):
+    """Join tensors along a new dim."""
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ShapeError("stack needs a non-empty list of tensors", op="stack")
+    d = norm_dim(dim, tensors[0].ndim, extra=1)
+    shapes = {tuple(t.shape) for t in tensors}
+    if len(shapes) > 1:
+        raise ShapeError(
+            "stack expects each tensor to be equal size, got "
+            + ", ".join(str(t.type) for t in tensors),
+            op="stack",
+        )
+    return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+def _norm_index(x, idx) -> tuple:
+    Tensor = _tensor_cls()
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    for item in idx:
+        if isinstance(item, (Tensor, list, np.ndarray)) or isinstance(item, (bool, np.bool_)):
+            raise GradcError(
+                f"indexing with {type(item).__name__} (advanced indexing) is not supported; use "
+                "ints, slices, None and ..., or gradc.where / one-hot masks",
+                op=f"getitem({x.type})",
+            )
+        if not (item is None or item is Ellipsis or isinstance(item, (int, np.integer, slice))):
+            raise GradcError(f"invalid index {item!r}", op=f"getitem({x.type})")
+    n_ell = builtins.sum(1 for i in idx if i is Ellipsis)
+    if n_ell > 1:
+        raise GradcError("an index can only have a single ellipsis ('...')", op="getitem")
+    used = builtins.sum(1 for i in idx if i is not None and i is not Ellipsis)
+    if used > x.ndim:
+        raise ShapeError(
+            f"too many indices for a tensor of {x.ndim} dims: {used}", op=f"getitem({x.type})"
+        )
+    if n_ell:
+        k = idx.index(Ellipsis)
+        idx = idx[:k] + (slice(None),) * (x.ndim - used) + idx[k + 1 :]
+    out, d = [], 0
+    for item in idx:
+        if item is None:
+            out.append(None)
+            continue
+        size = x.shape[d]
+        if isinstance(item, slice):
+            out.append(_norm_slice(item, size, x))
+        else:
+            i = int(item)
+            if isinstance(size, int):
+                if not -size <= i < size:
+                    raise ShapeError(
+                        f"index {i} is out of bounds for dimension {d} with size {size}",
+                        op=f"getitem({x.type})",
+                    )
+                i %= size
+            elif i < 0:
+                i = canon(size + i)
+            out.append(i)
+        d += 1
+    return tuple(out)
+
+
+def _norm_slice(s: slice, size, x) -> slice:
+    step = 1 if s.step is None else int(s.step)
+    if step <= 0:
+        raise GradcError("slice step must be positive", op=f"getitem({x.type})")
+    if isinstance(size, int):
+        start, stop, step = s.indices(size)
+        return slice(start, builtins.max(start, stop), step)
+    start = 0 if s.start is None else int(s.start)
+    stop = size if s.stop is None else int(s.stop)
+    start = canon(size + start) if start < 0 else start
+    stop = canon(size + stop) if isinstance(stop, int) and stop < 0 else stop
+    return slice(start, stop, step)
+
+
+@_public
+def getitem(x, idx):
+    """Basic indexing (``x[0]``, ``x[:, 1:3]``, ``x[..., None]``) with gradients."""
+    index = _norm_index(x, idx)
+    if builtins.all(isinstance(i, slice) and i == slice(0, s, 1) for i, s in zip(index, x.shape)):
+        return x
+    return apply("getitem", x, index=index)
+
+
+# ---- creation helpers that follow another tensor ---------------------------------------------
+@_public
+def full_like(x, value, *, dtype=None):
+    return apply("full", shape=tuple(x.shape), value=value, dtype=dtypes.as_dtype(dtype or x.dtype))
+
+
+@_public
+def zeros_like(x, *, dtype=None):
+    return full_like(x, 0, dtype=dtype)
+
+
+@_public
+def ones_like(x, *, dtype=None):
+    return full_like(x, 1, dtype=dtype)

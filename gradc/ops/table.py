@@ -1,0 +1,69 @@
+"""The op table: every primitive is one ``Op`` with infer, impl and vjp, registered by name.
+
+Tracing, eager execution, the differentiation pass and (later) code generation all read this
+table; nothing else defines what an op means.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+OPS: dict[str, Op] = {}
+
+
+@dataclass(eq=False)
+class Op:
+    """One primitive.
+
+    - ``infer(*types, **attrs) -> TensorType``: output dtype and shape; raises GradcError
+      on bad input.
+    - ``impl(*arrays, **attrs) -> ndarray``: numpy reference semantics.
+    - ``vjp``: one rule per input, ``rule(ct, *inputs, out=out, **attrs) -> Tensor``, written with
+      gradc ops so it runs eagerly, under tracing and under ``create_graph``; None marks an input
+      that has no gradient. ``out`` is the forward result, detached: use it for masks, not math
+      you need to differentiate again.
+    - ``kind``: ``pointwise`` | ``reduce`` | ``shape`` | ``matmul`` | ``conv`` | ``pool`` |
+      ``const`` | ``index``; the fusion grouping reads it.
+    - ``expr``: for pointwise ops, the ``sympy.Lambda`` the op is.
+    """
+
+    name: str
+    infer: Callable
+    impl: Callable
+    vjp: tuple = ()
+    kind: str = "opaque"
+    expr: object = None
+    variadic: bool = False
+    doc: str = ""
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def differentiable(self) -> bool:
+        return any(r is not None for r in self.vjp)
+
+    def vjp_rule(self, i: int):
+        rules = self.vjp
+        if self.variadic and rules:
+            return functools.partial(rules[0], i=i)
+        return rules[i] if i < len(rules) else None
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+
+def register(op: Op) -> Op:
+    if op.name in OPS:
+        raise ValueError(f"op {op.name!r} is already registered")
+    OPS[op.name] = op
+    return op
+
+
+def get_op(name_or_op) -> Op:
+    if isinstance(name_or_op, Op):
+        return name_or_op
+    try:
+        return OPS[name_or_op]
+    except KeyError:
+        raise KeyError(f"no op named {name_or_op!r} in the op table") from None

@@ -1,0 +1,1 @@
+"""Runtime: loads, caches and launches generated programs (lands with the compiler)."""

@@ -1,0 +1,18 @@
+"""Hypothesis profiles: ``ci`` (small, used when CI is set), ``dev`` (default), ``thorough``.
+
+Pick one with ``HYPOTHESIS_PROFILE=thorough pytest ...``.
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+_common = dict(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.register_profile("ci", max_examples=20, derandomize=True, print_blob=True, **_common)
+settings.register_profile("dev", max_examples=40, **_common)
+settings.register_profile("thorough", max_examples=500, **_common)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
