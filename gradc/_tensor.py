@@ -8,7 +8,7 @@ from gradc import dtypes
 from gradc import functions as F
 from gradc.autograd import grad_mode
 from gradc.device import CPU, as_device
-from gradc.errors import AutogradError, DTypeError, ShapeError, TraceError
+from gradc.errors import AutogradError, DeviceError, DTypeError, ShapeError, TraceError
 from gradc.shapes import TensorType, prod
 from gradc.tensor_repr import tensor_repr
 
@@ -94,7 +94,10 @@ class Tensor:
     def size(self, dim=None):
         from gradc.shapes import norm_dim
 
-        return self.shape if dim is None else self.shape[norm_dim(dim, self.ndim)]
+        try:
+            return self.shape if dim is None else self.shape[norm_dim(dim, self.ndim)]
+        except ShapeError as e:
+            raise e.with_context(op=f"size({self.type})") from None
 
     @property
     def ndim(self) -> int:
@@ -141,7 +144,7 @@ class Tensor:
         if self.requires_grad:
             raise AutogradError(
                 "can't call numpy() on a tensor that requires grad: use tensor.detach().numpy()",
-                op="numpy",
+                op=f"numpy({self.type})",
             ).with_context()
         return self._concrete("numpy()")
 
@@ -154,7 +157,7 @@ class Tensor:
         if a.size != 1:
             raise ShapeError(
                 f"a tensor with {a.size} elements cannot be converted to a Python scalar",
-                op="item",
+                op=f"item({self.type})",
             ).with_context()
         return a.reshape(()).item()
 
@@ -166,7 +169,7 @@ class Tensor:
         if a.size != 1:
             raise ShapeError(
                 f"the truth value of a tensor with {a.size} elements is ambiguous",
-                op="bool",
+                op=f"bool({self.type})",
             ).with_context()
         return bool(a.reshape(()))
 
@@ -206,13 +209,13 @@ class Tensor:
         if not self.is_leaf:
             raise AutogradError(
                 "you can only change requires_grad flags of leaf variables; use detach() first",
-                op="requires_grad_",
+                op=f"requires_grad_({self.type})",
             ).with_context()
         if requires_grad and not self.dtype.is_floating_point:
             raise DTypeError(
                 f"only tensors of floating point dtype can require gradients, got "
                 f"{self.dtype.name}",
-                op="requires_grad_",
+                op=f"requires_grad_({self.type})",
             ).with_context()
         self.requires_grad = bool(requires_grad)
         return self
@@ -221,7 +224,8 @@ class Tensor:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if not self.requires_grad:
             raise AutogradError(
-                "can't retain_grad on a tensor that doesn't require grad", op="retain_grad"
+                "can't retain_grad on a tensor that doesn't require grad",
+                op=f"retain_grad({self.type})",
             ).with_context()
         if self.grad_fn is not None and not self._retains_grad:
             self._retains_grad = True
@@ -267,7 +271,10 @@ class Tensor:
             else:
                 device = a
         if device is not None:
-            as_device(device)
+            try:
+                as_device(device)
+            except DeviceError as e:
+                raise e.with_context(op=f"to({self.type})") from None
         out = self if dtype is None else F.cast(self, dtype)
         return out.clone() if copy and out is self else out
 
@@ -275,7 +282,10 @@ class Tensor:
         return self
 
     def cuda(self, device=None) -> Tensor:
-        as_device("cuda")
+        try:
+            as_device("cuda")
+        except DeviceError as e:
+            raise e.with_context(op=f"cuda({self.type})") from None
 
     def type_as(self, other) -> Tensor:
         return F.cast(self, other.dtype)
@@ -378,22 +388,24 @@ class Tensor:
             raise AutogradError(
                 "a leaf Variable that requires grad is being used in an in-place operation; "
                 "wrap the update in `with gradc.no_grad():` or use .data",
-                op=what,
+                op=f"{what}({self.type})",
             ).with_context()
         if tuple(result.shape) != tuple(self.shape):
             raise ShapeError(
                 f"the result of shape {list(result.shape)} does not fit the in-place target of "
                 f"shape {list(self.shape)}",
-                op=what,
+                op=f"{what}({self.type})",
             ).with_context()
         if dtypes.promote(result.dtype, self.dtype) is not self.dtype:
             raise DTypeError(
                 f"result type {result.dtype.name} can't be cast to the desired output type "
                 f"{self.dtype.name}",
-                op=what,
+                op=f"{what}({self.type})",
             ).with_context()
         if self.is_traced:
-            raise TraceError("in-place ops are not supported while tracing", op=what).with_context()
+            raise TraceError(
+                "in-place ops are not supported while tracing", op=f"{what}({self.type})"
+            ).with_context()
         node = result.grad_fn
         if node is not None and hasattr(node, "saved"):
             old = Tensor._wrap(self._data.copy(), self.requires_grad)
@@ -403,7 +415,9 @@ class Tensor:
                 self._version,
             )
             node.saved = [old if s is self else s for s in node.saved]
-        if not self._data.flags.writeable:
+        if not self._data.flags.writeable or self.grad_fn is not None:
+            # A recorded result may share storage with a leaf (a view) or with its node's saved
+            # ``out``: write to a fresh copy so neither changes under autograd's feet.
             self._data = self._data.copy()
         self._data[...] = result._data
         self._version += 1

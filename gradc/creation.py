@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import reprlib
+
 import numpy as np
 
 from gradc import dtypes
@@ -69,6 +72,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 def from_numpy(a: np.ndarray):
     """A tensor sharing memory with ``a`` (float16 and int32 are converted, not shared)."""
+    if isinstance(a, np.ndarray) and a.dtype in (d.np for d in dtypes.ALL):
+        return _new(a, False, None)  # _to_array would copy
     return _new(_to_array(a), False, None)
 
 
@@ -150,15 +155,26 @@ def _like(fn):
     return like
 
 
-zeros_like, ones_like, rand_like, randn_like = map(_like, [zeros, ones, rand, randn])
-empty_like = zeros_like
+rand_like, randn_like, empty_like = map(_like, [rand, randn, zeros])
 
 
-def full_like(x, fill_value, *, dtype=None, device=None, requires_grad=False):
-    return full(
-        tuple(x.shape),
-        fill_value,
-        dtype=dtype or x.dtype,
-        device=device,
-        requires_grad=requires_grad,
-    )
+def _with_context(fn):
+    """Give a creation function's GradcErrors its name, the arguments and the user's line."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GradcError as e:
+            shown = [reprlib.repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+            raise e.with_context(op=f"{fn.__name__}({', '.join(shown)})") from None
+
+    return wrapper
+
+
+for _name in [
+    "tensor", "from_numpy", "full", "zeros", "ones", "arange", "linspace", "eye", "rand", "randn",
+    "randint", "randperm", "rand_like", "randn_like", "empty_like",
+]:  # fmt: skip
+    globals()[_name] = _with_context(globals()[_name])
+empty = zeros

@@ -27,6 +27,10 @@ def _is_symbolic(v) -> bool:
         return bool(v.free_symbols)
     if isinstance(v, (tuple, list)):
         return any(_is_symbolic(x) for x in v)
+    if isinstance(v, dict):
+        return any(_is_symbolic(x) for x in v.values())
+    if isinstance(v, slice):
+        return _is_symbolic((v.start, v.stop, v.step))
     return False
 
 
@@ -86,15 +90,21 @@ def apply(op, *args, **attrs):
         value = graph.add_node(op, values, attrs, out_type, location_of(user_frame()))
         out = Tensor._wrap(value)
     else:
-        with np.errstate(all="ignore"):
-            data = op.impl(*(t._data for t in inputs), **attrs)
+        try:
+            with np.errstate(all="ignore"):
+                data = op.impl(*(t._data for t in inputs), **attrs)
+        except (ArithmeticError, ValueError, TypeError, IndexError) as e:
+            # numpy refused values that ``infer`` cannot see (e.g. ints to negative powers)
+            err = GradcError(f"{type(e).__name__} from numpy: {e}")
+            raise err.with_context(op=signature(op.name, inputs)) from e
         data = np.asarray(data)
         if data.dtype != out_type.dtype.np:
             data = data.astype(out_type.dtype.np)
         if data.shape != out_type.shape:
             data = np.array(np.broadcast_to(data, out_type.shape))
         out = Tensor._wrap(data)
-    if grad_mode.is_grad_enabled() and op.vjp:
+    # Only float results carry gradients (torch: ``x.long()`` does not require grad).
+    if grad_mode.is_grad_enabled() and op.vjp and out_type.dtype.is_floating_point:
         needs = [t.requires_grad and op.vjp_rule(i) is not None for i, t in enumerate(inputs)]
         if any(needs):
             out.grad_fn = make_node(op, inputs, attrs, out.detach(), needs)

@@ -29,7 +29,8 @@ def _public(fn):
             return fn(*args, **kwargs)
         except GradcError as e:
             Tensor = _tensor_cls()
-            types = ", ".join(str(a.type) for a in args if isinstance(a, Tensor))
+            flat = [b for a in args for b in (a if isinstance(a, (list, tuple)) else (a,))]
+            types = ", ".join(str(a.type) for a in flat if isinstance(a, Tensor))
             raise e.with_context(op=f"{fn.__name__}({types})") from None
 
     __all__.append(fn.__name__)
@@ -102,7 +103,7 @@ def where(condition, x, y):
 def clamp(x, min=None, max=None):
     """Limit values to ``[min, max]``; the gradient is 1 inside and on the boundaries (torch)."""
     if min is None and max is None:
-        raise GradcError("at least one of min and max must be given", op="clamp")
+        raise GradcError("at least one of min and max must be given")
     if min is not None:
         x = maximum(x, min)
     if max is not None:
@@ -218,8 +219,7 @@ def matmul(a, b):
     """numpy/torch matmul: 1-D operands are promoted to matrices and the added dim removed."""
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(
-            f"both arguments to matmul need to be at least 1-D, got {a.type} and {b.type}",
-            op="matmul",
+            f"both arguments to matmul need to be at least 1-D, got {a.type} and {b.type}"
         )
     va, vb = a.ndim == 1, b.ndim == 1
     out = apply("matmul", unsqueeze(a, 0) if va else a, unsqueeze(b, -1) if vb else b)
@@ -307,7 +307,7 @@ swapaxes = transpose
 def t(x):
     """Transpose a tensor of at most 2 dims."""
     if x.ndim > 2:
-        raise ShapeError(f"t() expects a tensor with <= 2 dims, got {x.type}", op="t")
+        raise ShapeError(f"t() expects a tensor with <= 2 dims, got {x.type}")
     return x if x.ndim < 2 else transpose(x, 0, 1)
 
 
@@ -359,8 +359,7 @@ def stack(tensors, dim=0):
     if len(shapes) > 1:
         raise ShapeError(
             "stack expects each tensor to be equal size, got "
-            + ", ".join(str(t.type) for t in tensors),
-            op="stack",
+            + ", ".join(str(t.type) for t in tensors)
         )
     return cat([unsqueeze(t, d) for t in tensors], d)
 
@@ -380,7 +379,9 @@ def _norm_index(x, idx) -> tuple:
             raise GradcError(f"invalid index {item!r}", op=f"getitem({x.type})")
     n_ell = builtins.sum(1 for i in idx if i is Ellipsis)
     if n_ell > 1:
-        raise GradcError("an index can only have a single ellipsis ('...')", op="getitem")
+        raise GradcError(
+            "an index can only have a single ellipsis ('...')", op=f"getitem({x.type})"
+        )
     used = builtins.sum(1 for i in idx if i is not None and i is not Ellipsis)
     if used > x.ndim:
         raise ShapeError(
@@ -431,22 +432,32 @@ def _norm_slice(s: slice, size, x) -> slice:
 def getitem(x, idx):
     """Basic indexing (``x[0]``, ``x[:, 1:3]``, ``x[..., None]``) with gradients."""
     index = _norm_index(x, idx)
-    if builtins.all(isinstance(i, slice) and i == slice(0, s, 1) for i, s in zip(index, x.shape)):
+    # a no-op only if every item is a full slice (a None adds a dim: x[..., None] is not x)
+    if builtins.all(isinstance(i, slice) for i in index) and builtins.all(
+        i == slice(0, s, 1) for i, s in zip(index, x.shape)
+    ):
         return x
     return apply("getitem", x, index=index)
 
 
 # ---- creation helpers that follow another tensor ---------------------------------------------
 @_public
-def full_like(x, value, *, dtype=None):
-    return apply("full", shape=tuple(x.shape), value=value, dtype=dtypes.as_dtype(dtype or x.dtype))
+def full_like(x, fill_value, *, dtype=None, device=None, requires_grad=False):
+    """A tensor shaped like ``x`` (symbolic dims included, so it traces) filled with a value."""
+    if device is not None:
+        from gradc.device import as_device
+
+        as_device(device)
+    dt = dtypes.as_dtype(dtype or x.dtype)
+    out = apply("full", shape=tuple(x.shape), value=fill_value, dtype=dt)
+    return out.requires_grad_(True) if requires_grad else out
 
 
 @_public
-def zeros_like(x, *, dtype=None):
-    return full_like(x, 0, dtype=dtype)
+def zeros_like(x, *, dtype=None, device=None, requires_grad=False):
+    return full_like(x, 0, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 @_public
-def ones_like(x, *, dtype=None):
-    return full_like(x, 1, dtype=dtype)
+def ones_like(x, *, dtype=None, device=None, requires_grad=False):
+    return full_like(x, 1, dtype=dtype, device=device, requires_grad=requires_grad)

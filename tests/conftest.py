@@ -5,6 +5,11 @@ Pick one with ``HYPOTHESIS_PROFILE=thorough pytest ...``.
 
 import os
 
+# Two pytest workers on two cores: a multithreaded BLAS inside each oversubscribes the machine and
+# makes small matmuls 100x slower. Set before any test imports numpy.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 from hypothesis import HealthCheck, settings
 
 _common = dict(

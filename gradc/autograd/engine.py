@@ -15,14 +15,14 @@ def _root_grads(outputs, grad_outputs):
         if not t.requires_grad:
             raise AutogradError(
                 f"element {i} of tensors does not require grad and does not have a grad_fn",
-                op="backward",
+                op=f"backward({t.type})",
             )
         if g is None:
             if t.numel() != 1:
                 raise AutogradError(
                     f"grad can be implicitly created only for scalar outputs; this output has "
                     f"shape {list(t.shape)}: pass gradient= (a tensor of that shape)",
-                    op="backward",
+                    op=f"backward({t.type})",
                 )
             g = fn.ones_like(t)
         else:
@@ -30,14 +30,14 @@ def _root_grads(outputs, grad_outputs):
             if tuple(g.shape) != tuple(t.shape):
                 raise ShapeError(
                     f"gradient has shape {list(g.shape)} but the output has shape {list(t.shape)}",
-                    op="backward",
+                    op=f"backward({t.type})",
                 )
         cts.append(g)
     return cts
 
 
 def _dependencies(roots):
-    deps, seen, stack = {}, set(), [n for n in roots if n is not None]
+    deps, seen, stack = {}, set(), list(dict.fromkeys(n for n in roots if n is not None))
     for n in stack:
         seen.add(n)
     while stack:

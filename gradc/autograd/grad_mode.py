@@ -21,6 +21,11 @@ class _GradMode:
 
     _mode = True
 
+    def __new__(cls, *args):
+        if cls is not set_grad_enabled and len(args) == 1 and callable(args[0]):
+            return cls()(args[0])  # bare ``@no_grad`` (torch >= 2.0), not only ``@no_grad()``
+        return super().__new__(cls)
+
     def __init__(self):
         self._prev = []
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 
+import numpy as np
 import sympy as sp
 
 from gradc import dtypes
@@ -21,22 +22,34 @@ from gradc.shapes import TensorType, broadcast_shapes
 x, y, z = sp.symbols("x y z", real=True)
 ct = sp.Symbol("ct", real=True)
 
+
+def result_dtype(types) -> dtypes.DType:
+    """torch's result_type: a 0-d operand (a lifted Python number too) only decides the dtype when
+    its category is higher than every dimensioned operand's (f32[3] * f64[] is f32)."""
+    dimmed = [t.dtype for t in types if t.ndim]
+    if not dimmed:
+        return dtypes.promote(*(t.dtype for t in types))
+    top = max(d.category for d in dimmed)
+    return dtypes.promote(*dimmed, *(t.dtype for t in types if t.dtype.category > top))
+
+
+# each rule maps the input TensorTypes to the output dtype
 DTYPE_RULES = {
-    "promote": lambda *ds: dtypes.promote(*ds),
-    "float": lambda *ds: dtypes.float_of(dtypes.promote(*ds)),
-    "bool": lambda *ds: dtypes.bool_,
-    "select": lambda c, *ds: dtypes.promote(*ds),
+    "promote": lambda *ts: result_dtype(ts),
+    "float": lambda *ts: dtypes.float_of(result_dtype(ts)),
+    "bool": lambda *ts: dtypes.bool_,
+    "select": lambda c, *ts: result_dtype(ts),
 }
 
 
-def _infer(rule: str, name: str):
+def _infer(rule: str, bools: bool):
     def infer(*types: TensorType) -> TensorType:
         if rule == "select" and types[0].dtype is not dtypes.bool_:
             raise DTypeError(f"the condition must be a bool tensor, got {types[0].dtype.name}")
-        if name == "neg" and types[0].dtype is dtypes.bool_:
-            raise DTypeError("negation of a bool tensor is not supported; use ~ or logical_not")
+        if not bools and any(t.dtype is dtypes.bool_ for t in types):
+            raise DTypeError("this op does not take bool tensors (as in torch): use .float()")
         shape = broadcast_shapes(*(t.shape for t in types))
-        return TensorType(DTYPE_RULES[rule](*(t.dtype for t in types)), shape)
+        return TensorType(DTYPE_RULES[rule](*types), shape)
 
     return infer
 
@@ -45,22 +58,31 @@ def _impl(lam: sp.Lambda):
     fn = sp.lambdify(lam.variables, lam.expr, modules="numpy")
 
     def impl(*arrays):
-        return fn(*arrays)
+        # numpy computes float functions of bools in float16: widen bools first; and/or in a
+        # Piecewise condition need operands of one shape, so broadcast (views, no copies)
+        arrays = [a.astype(np.int64) if a.dtype == np.bool_ else a for a in arrays]
+        return fn(*(np.broadcast_arrays(*arrays) if len(arrays) > 1 else arrays))
 
     impl.source = inspect.getsource(fn)
     return impl
 
 
 def pointwise(
-    name: str, lam: sp.Lambda, dtype_rule: str = "promote", grads=True, doc: str = ""
+    name: str,
+    lam: sp.Lambda,
+    dtype_rule: str = "promote",
+    grads=True,
+    doc: str = "",
+    bools: bool = True,
 ) -> Op:
-    """Register a pointwise op defined by ``lam``; ``grads`` says which inputs get a vjp."""
+    """Register a pointwise op defined by ``lam``; ``grads`` says which inputs get a vjp,
+    ``bools=False`` refuses bool inputs (torch's ``-`` and negation)."""
     n = len(lam.variables)
     if grads is True or grads is False:
         grads = (grads,) * n
     vjp = tuple(functools.partial(_vjp_rule, name, i) if g else None for i, g in enumerate(grads))
     return register(
-        Op(name, _infer(dtype_rule, name), _impl(lam), vjp, "pointwise", lam, doc=doc or str(lam))
+        Op(name, _infer(dtype_rule, bools), _impl(lam), vjp, "pointwise", lam, doc=doc or str(lam))
     )
 
 
@@ -136,11 +158,11 @@ def _relu(v):
 
 # name, expression, dtype rule, which inputs have gradients
 pointwise("add", sp.Lambda((x, y), x + y))
-pointwise("sub", sp.Lambda((x, y), x - y))
+pointwise("sub", sp.Lambda((x, y), x - y), bools=False)
 pointwise("mul", sp.Lambda((x, y), x * y))
 pointwise("div", sp.Lambda((x, y), x / y), "float")
 pointwise("pow", sp.Lambda((x, y), x**y))
-pointwise("neg", sp.Lambda(x, -x))
+pointwise("neg", sp.Lambda(x, -x), bools=False)
 pointwise("abs", sp.Lambda(x, sp.Abs(x)))
 pointwise("relu", sp.Lambda(x, _relu(x)), doc="max(x, 0); its derivative at 0 is 0, as in torch")
 pointwise("exp", sp.Lambda(x, sp.exp(x)), "float")

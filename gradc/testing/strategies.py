@@ -63,7 +63,9 @@ def tensors(dtype=gradc.float64, shape=None, elements=None, requires_grad: bool 
         shape = shapes()
     elif not isinstance(shape, st.SearchStrategy):
         shape = st.just(tuple(shape))
-    arrays = hnp.arrays(dtype.np, shape, elements=elements or _elements(dtype))
+    arrays = hnp.arrays(
+        dtype.np, shape, elements=_elements(dtype) if elements is None else elements
+    )
     return arrays.map(lambda a: gradc.tensor(np.array(a), dtype=dtype, requires_grad=requires_grad))
 
 
