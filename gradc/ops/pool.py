@@ -1,0 +1,244 @@
+"""2-D max and average pooling, with their backward passes as ops of the table.
+
+- ``max_pool2d(x)``: the max of each window. Its vjp ``max_pool2d_backward(ct, x)`` routes each
+  window's cotangent to the window's first maximum (row-major scan, as torch does). That op is
+  linear in ``ct``; its adjoint ``max_pool2d_select(g, x)`` picks ``g`` at those same positions,
+  and the adjoint of that is ``max_pool2d_backward`` again: gradients of any order close over
+  the three ops. The argmax is piecewise constant in ``x``, so ``x`` gets no gradient there.
+- ``avg_pool2d(x)`` is linear; ``avg_pool2d_backward(ct)`` spreads ``ct / divisor`` over each
+  window, and the two are each other's vjp.
+
+Attrs are plain ints and int pairs: ``kernel_size``, ``stride``, ``padding`` (+ ``dilation``
+for max, ``count_include_pad`` and ``divisor_override`` for avg; ``input_size`` on backward ops).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradc.errors import DTypeError, ShapeError
+from gradc.ops.table import Op, register
+from gradc.ops.window import check_4d, check_size, out_hw, pad, tap, taps, unpad, windows
+from gradc.shapes import TensorType, same_dim
+
+
+def _check(t: TensorType, what: str, kernel_size, padding, dilation=(1, 1)) -> None:
+    check_4d(t, what)
+    if not t.dtype.is_floating_point:
+        raise DTypeError(f"pooling needs a floating point tensor, got {t.dtype.name}")
+    for k, p, d in zip(kernel_size, padding, dilation):
+        if 2 * p > d * (k - 1) + 1:
+            raise ShapeError(
+                f"padding {tuple(padding)} must be at most half of the kernel {tuple(kernel_size)}"
+            )
+
+
+def _pool_type(t, kernel_size, stride, padding, dilation=(1, 1)) -> TensorType:
+    return TensorType(
+        t.dtype, (*t.shape[:2], *out_hw(t.shape[2:], kernel_size, stride, padding, dilation))
+    )
+
+
+# ---- max_pool2d -----------------------------------------------------------------------------
+def _max_infer(x, *, kernel_size, stride, padding, dilation) -> TensorType:
+    _check(x, "the input", kernel_size, padding, dilation)
+    return _pool_type(x, kernel_size, stride, padding, dilation)
+
+
+def _max_impl(x, *, kernel_size, stride, padding, dilation):
+    size = out_hw(x.shape[2:], kernel_size, stride, padding, dilation)
+    xp = pad(x, padding, -np.inf)
+    out = None
+    for i, j in taps(kernel_size):
+        v = tap(xp, i, j, size, stride, dilation)
+        out = v.copy() if out is None else np.maximum(out, v, out=out)
+    return out
+
+
+def _argmax(x, kernel_size, stride, padding, dilation):
+    """Row-major index of each window's first maximum, ``[N, C, OH, OW]``."""
+    size = out_hw(x.shape[2:], kernel_size, stride, padding, dilation)
+    win = windows(pad(x, padding, -np.inf), kernel_size, size, stride, dilation)
+    return win.reshape(*win.shape[:4], -1).argmax(-1), size
+
+
+def _routed_infer(ct, x, *, kernel_size, stride, padding, dilation) -> TensorType:
+    """Types of ``max_pool2d_backward(ct, x)``: ``ct`` is pooled-shaped, the result x-shaped."""
+    _check(x, "the input", kernel_size, padding, dilation)
+    check_4d(ct, "the cotangent")
+    out = _pool_type(x, kernel_size, stride, padding, dilation)
+    if ct.dtype is not x.dtype:
+        raise DTypeError(f"the cotangent {ct} and the input {x} have different dtypes")
+    if not all(same_dim(a, b) for a, b in zip(ct.shape, out.shape)):
+        raise ShapeError(f"the cotangent {ct} does not match max_pool2d's output {out}")
+    return x
+
+
+def _backward_impl(ct, x, *, kernel_size, stride, padding, dilation):
+    idx, size = _argmax(x, kernel_size, stride, padding, dilation)
+    grad = np.zeros(
+        (*x.shape[:2], x.shape[2] + 2 * padding[0], x.shape[3] + 2 * padding[1]), dtype=ct.dtype
+    )
+    for t, (i, j) in enumerate(taps(kernel_size)):
+        tap(grad, i, j, size, stride, dilation)[...] += np.where(idx == t, ct, 0)
+    return unpad(grad, padding)
+
+
+def _select_infer(g, x, *, kernel_size, stride, padding, dilation) -> TensorType:
+    _check(x, "the input", kernel_size, padding, dilation)
+    if (
+        g.dtype is not x.dtype
+        or g.ndim != 4
+        or not all(same_dim(a, b) for a, b in zip(g.shape, x.shape))
+    ):
+        raise ShapeError(f"g {g} must have the type of x {x}")
+    return _pool_type(x, kernel_size, stride, padding, dilation)
+
+
+def _select_impl(g, x, *, kernel_size, stride, padding, dilation):
+    idx, size = _argmax(x, kernel_size, stride, padding, dilation)
+    win = windows(pad(g, padding, 0), kernel_size, size, stride, dilation)
+    win = win.reshape(*win.shape[:4], -1)
+    return np.take_along_axis(win, idx[..., None], -1)[..., 0]
+
+
+def _max_vjp(ct, x, *, out, **attrs):
+    from gradc import functions as fn
+
+    return fn.apply("max_pool2d_backward", ct, x, **attrs)
+
+
+def _backward_vjp_ct(g, ct, x, *, out, **attrs):
+    from gradc import functions as fn
+
+    return fn.apply("max_pool2d_select", g, x, **attrs)
+
+
+def _select_vjp_g(ct, g, x, *, out, **attrs):
+    from gradc import functions as fn
+
+    return fn.apply("max_pool2d_backward", ct, x, **attrs)
+
+
+# attrs at these values are left out of the printed IR
+MAX_DEFAULTS = {"padding": (0, 0), "dilation": (1, 1)}
+
+register(
+    Op(
+        "max_pool2d",
+        _max_infer,
+        _max_impl,
+        (_max_vjp,),
+        "pool",
+        meta={"attr_defaults": MAX_DEFAULTS},
+        doc="max over each kh x kw window of x [N,C,H,W] (padding counts as -inf)",
+    )
+)
+register(
+    Op(
+        "max_pool2d_backward",
+        _routed_infer,
+        _backward_impl,
+        (_backward_vjp_ct, None),
+        "pool",
+        meta={"attr_defaults": MAX_DEFAULTS},
+        doc="vjp of max_pool2d: ct routed to each window's first max in x",
+    )
+)
+register(
+    Op(
+        "max_pool2d_select",
+        _select_infer,
+        _select_impl,
+        (_select_vjp_g, None),
+        "pool",
+        meta={"attr_defaults": MAX_DEFAULTS},
+        doc="g at each window's first max in x: the adjoint of max_pool2d_backward",
+    )
+)
+
+
+# ---- avg_pool2d -----------------------------------------------------------------------------
+def _divisor(input_size, kernel_size, stride, padding, count_include_pad, divisor_override):
+    """A number, or ``[OH, OW]`` counts of real (unpadded) elements per window."""
+    if divisor_override:
+        return divisor_override
+    if count_include_pad or padding == (0, 0):
+        return kernel_size[0] * kernel_size[1]
+    size = out_hw(input_size, kernel_size, stride, padding, (1, 1))
+    ones = pad(np.ones((1, 1, *input_size)), padding, 0.0)
+    return sum(tap(ones, i, j, size, stride, (1, 1)) for i, j in taps(kernel_size))[0, 0]
+
+
+def _avg_infer(x, *, kernel_size, stride, padding, count_include_pad, divisor_override):
+    _check(x, "the input", kernel_size, padding)
+    return _pool_type(x, kernel_size, stride, padding)
+
+
+def _avg_impl(x, *, kernel_size, stride, padding, count_include_pad, divisor_override):
+    size = out_hw(x.shape[2:], kernel_size, stride, padding, (1, 1))
+    xp = pad(x, padding, 0.0)
+    total = sum(tap(xp, i, j, size, stride, (1, 1)) for i, j in taps(kernel_size))
+    div = _divisor(x.shape[2:], kernel_size, stride, padding, count_include_pad, divisor_override)
+    return total / np.asarray(div, dtype=x.dtype)
+
+
+def _avg_backward_infer(ct, *, input_size, **attrs) -> TensorType:
+    _check(ct, "the cotangent", attrs["kernel_size"], attrs["padding"])
+    check_size(
+        ct,
+        input_size,
+        out_hw(input_size, attrs["kernel_size"], attrs["stride"], attrs["padding"], (1, 1)),
+        "ct",
+    )
+    return TensorType(ct.dtype, (*ct.shape[:2], *input_size))
+
+
+def _avg_backward_impl(
+    ct, *, input_size, kernel_size, stride, padding, count_include_pad, divisor_override
+):
+    div = _divisor(input_size, kernel_size, stride, padding, count_include_pad, divisor_override)
+    share = ct / np.asarray(div, dtype=ct.dtype)
+    (h, w), (ph, pw) = input_size, padding
+    grad = np.zeros((*ct.shape[:2], h + 2 * ph, w + 2 * pw), dtype=ct.dtype)
+    for i, j in taps(kernel_size):
+        tap(grad, i, j, ct.shape[2:], stride, (1, 1))[...] += share
+    return unpad(grad, padding)
+
+
+def _avg_vjp(ct, x, *, out, **attrs):
+    from gradc import functions as fn
+
+    return fn.apply("avg_pool2d_backward", ct, input_size=tuple(x.shape[2:]), **attrs)
+
+
+def _avg_backward_vjp(g, ct, *, out, input_size, **attrs):
+    from gradc import functions as fn
+
+    return fn.apply("avg_pool2d", g, **attrs)
+
+
+AVG_DEFAULTS = {"padding": (0, 0), "count_include_pad": True, "divisor_override": None}
+
+register(
+    Op(
+        "avg_pool2d",
+        _avg_infer,
+        _avg_impl,
+        (_avg_vjp,),
+        "pool",
+        meta={"attr_defaults": AVG_DEFAULTS},
+        doc="mean over each kh x kw window of x [N,C,H,W]",
+    )
+)
+register(
+    Op(
+        "avg_pool2d_backward",
+        _avg_backward_infer,
+        _avg_backward_impl,
+        (_avg_backward_vjp,),
+        "pool",
+        meta={"attr_defaults": AVG_DEFAULTS},
+        doc="vjp of avg_pool2d: ct / divisor spread over each window",
+    )
+)

@@ -1,0 +1,76 @@
+"""``optim.SGD``: stochastic gradient descent with momentum, dampening, Nesterov, weight decay."""
+
+from __future__ import annotations
+
+from gradc.autograd.grad_mode import enable_grad, no_grad
+from gradc.optim.optimizer import Optimizer, _fail
+
+
+class SGD(Optimizer):
+    """torch's update, per parameter ``p`` with gradient ``g``::
+
+        g = g + weight_decay * p
+        buf = g (first step) | momentum * buf + (1 - dampening) * g
+        g = g + momentum * buf (nesterov) | buf
+        p -= lr * g
+
+    >>> opt = optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    >>> opt.zero_grad(); loss.backward(); opt.step()
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ):
+        for name, v in [
+            ("learning rate", lr),
+            ("momentum", momentum),
+            ("weight_decay", weight_decay),
+        ]:
+            if v < 0:
+                _fail(f"Invalid {name}: {v}", "SGD")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            _fail("Nesterov momentum requires a momentum and zero dampening", "SGD")
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )
+        super().__init__(params, defaults)
+
+    @no_grad()
+    def step(self, closure=None):
+        """Update every parameter that has a ``.grad``; returns ``closure()`` if given."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+            weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = -p.grad if group["maximize"] else p.grad
+                if weight_decay != 0:
+                    g = g + weight_decay * p
+                if momentum != 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = state["momentum_buffer"] = g.detach().clone()
+                    else:
+                        buf.mul_(momentum).add_(g, alpha=1 - dampening)
+                    g = g + momentum * buf if nesterov else buf
+                p.add_(g, alpha=-lr)
+        return loss
