@@ -22,9 +22,17 @@ class Value:
 class Node:
     """``out = op(*inputs, **attrs)``, with the user's ``file:line`` that created it."""
 
-    __slots__ = ("op", "inputs", "attrs", "out", "loc")
+    __slots__ = ("op", "inputs", "attrs", "out", "loc", "rule")
 
-    def __init__(self, op: Op, inputs: list, attrs: dict, out: Value | None, loc: str | None):
+    def __init__(
+        self,
+        op: Op,
+        inputs: list,
+        attrs: dict,
+        out: Value | None,
+        loc: str | None,
+        rule: str | None = None,
+    ):
         self.op, self.inputs, self.attrs, self.out, self.loc = (
             op,
             list(inputs),
@@ -32,6 +40,7 @@ class Node:
             out,
             loc,
         )
+        self.rule = rule  # for backward nodes: the forward op whose vjp rule made this node
 
     def __repr__(self) -> str:
         return f"<node {self.out.name} = {self.op.name}(...)>"
@@ -46,6 +55,7 @@ class Graph:
         self.nodes: list[Node] = []
         self.outputs: list[Value] = []
         self.output_names: list[str] | None = None
+        self.meta: dict = {}  # producers' notes, e.g. trace's "params", joint's "saved"
         self._consts: dict[int, Value] = {}
         self._counter = 0
 
@@ -94,6 +104,11 @@ class Graph:
             )
             self._consts[key] = v
         return v
+
+    def __str__(self) -> str:
+        from gradc.ir.printer import format_graph
+
+        return format_graph(self)
 
     def __repr__(self) -> str:
         return f"<graph {self.name}: {len(self.inputs)} inputs, {len(self.nodes)} nodes>"
