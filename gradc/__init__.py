@@ -6,9 +6,10 @@
 >>> x.grad            # (1 + x) * exp(x)
 """
 
-from gradc import autograd
+from gradc import autograd, nn, optim
 from gradc import ops as _ops  # noqa: F401  (registers the op table)
 from gradc._tensor import Size, Tensor
+from gradc.autodiff import grad_graph, joint_graph, partition
 from gradc.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from gradc.creation import (
     arange,
@@ -37,6 +38,7 @@ from gradc.errors import AutogradError, DeviceError, DTypeError, GradcError, Sha
 from gradc.functions import *  # noqa: F403
 from gradc.functions import as_tensor, full_like, ones_like, zeros_like
 from gradc.ops.pointwise import elementwise
+from gradc.trace import Dim, TensorSpec, trace
 
 float = float32
 double = float64
