@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import reprlib
-
 import numpy as np
 
 from gradc import dtypes
 from gradc.device import as_device
-from gradc.errors import DTypeError, GradcError
+from gradc.errors import DTypeError, GradcError, argument_values, with_op_context
 
 _state = {"rng": np.random.default_rng()}
 
@@ -158,23 +155,9 @@ def _like(fn):
 rand_like, randn_like, empty_like = map(_like, [rand, randn, zeros])
 
 
-def _with_context(fn):
-    """Give a creation function's GradcErrors its name, the arguments and the user's line."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except GradcError as e:
-            shown = [reprlib.repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
-            raise e.with_context(op=f"{fn.__name__}({', '.join(shown)})") from None
-
-    return wrapper
-
-
 for _name in [
     "tensor", "from_numpy", "full", "zeros", "ones", "arange", "linspace", "eye", "rand", "randn",
     "randint", "randperm", "rand_like", "randn_like", "empty_like",
 ]:  # fmt: skip
-    globals()[_name] = _with_context(globals()[_name])
+    globals()[_name] = with_op_context(globals()[_name], argument_values)
 empty = zeros

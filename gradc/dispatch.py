@@ -14,24 +14,13 @@ from gradc.autograd import grad_mode
 from gradc.autograd.function import make_node
 from gradc.errors import DeviceError, GradcError
 from gradc.ops.table import get_op
+from gradc.shapes import is_symbolic
 
 _trace_stack: list = []
 
 
 def current_graph():
     return _trace_stack[-1] if _trace_stack else None
-
-
-def _is_symbolic(v) -> bool:
-    if isinstance(v, sympy.Basic):
-        return bool(v.free_symbols)
-    if isinstance(v, (tuple, list)):
-        return any(_is_symbolic(x) for x in v)
-    if isinstance(v, dict):
-        return any(_is_symbolic(x) for x in v.values())
-    if isinstance(v, slice):
-        return _is_symbolic((v.start, v.stop, v.step))
-    return False
 
 
 def signature(op_name: str, inputs) -> str:
@@ -79,7 +68,7 @@ def apply(op, *args, **attrs):
     except GradcError as e:
         raise e.with_context(op=signature(op.name, inputs)) from None
     graph = next((t._data.graph for t in inputs if t.is_traced), None)
-    if graph is None and _is_symbolic(attrs):
+    if graph is None and is_symbolic(attrs):
         graph = current_graph()
         if graph is None:
             raise GradcError("symbolic attributes outside a trace", op=op.name)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import linecache
 import os
+import reprlib
 import sys
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -73,3 +75,31 @@ def user_location() -> str | None:
     src = linecache.getline(f.f_code.co_filename, f.f_lineno).strip()
     loc = location_of(f)
     return f"{loc}: {src}" if src else loc
+
+
+def tensor_types(args, kwargs) -> str:
+    """``f32[2,3], f32[4]``: the types of the tensors among ``args`` (lists included)."""
+    from gradc._tensor import Tensor
+
+    flat = [b for a in args for b in (a if isinstance(a, (list, tuple)) else (a,))]
+    return ", ".join(str(a.type) for a in flat if isinstance(a, Tensor))
+
+
+def argument_values(args, kwargs) -> str:
+    """The arguments themselves, shortened: for functions that take no tensors."""
+    shown = [reprlib.repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return ", ".join(shown)
+
+
+def with_op_context(fn, describe=tensor_types):
+    """Wrap a public function so a GradcError raised inside names the function, its inputs
+    (``describe(args, kwargs)``) and the user's line."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GradcError as e:
+            raise e.with_context(op=f"{fn.__name__}({describe(args, kwargs)})") from None
+
+    return wrapper

@@ -7,34 +7,22 @@ table through ``apply``; Tensor methods and operators are these same functions.
 from __future__ import annotations
 
 import builtins
-import functools
 from collections import namedtuple
 
 import numpy as np
 
 from gradc import dtypes
 from gradc.dispatch import apply
-from gradc.errors import DTypeError, GradcError, ShapeError
+from gradc.errors import DTypeError, GradcError, ShapeError, with_op_context
 from gradc.shapes import canon, norm_dim, norm_dims, prod, same_dim
 
 __all__ = []  # filled by _public below
 
 
 def _public(fn):
-    """Export ``fn`` and give any GradcError it raises the op signature and the user's line."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except GradcError as e:
-            Tensor = _tensor_cls()
-            flat = [b for a in args for b in (a if isinstance(a, (list, tuple)) else (a,))]
-            types = ", ".join(str(a.type) for a in flat if isinstance(a, Tensor))
-            raise e.with_context(op=f"{fn.__name__}({types})") from None
-
+    """Export ``fn``; GradcErrors raised inside get its signature and the user's line."""
     __all__.append(fn.__name__)
-    return wrapper
+    return with_op_context(fn)
 
 
 def _tensor_cls():

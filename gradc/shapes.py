@@ -149,3 +149,16 @@ def infer_reshape(old, new) -> tuple:
 def _is_whole(e) -> bool:
     e = sympy.sympify(e)
     return not (e.is_Rational and not e.is_Integer)
+
+
+def is_symbolic(v) -> bool:
+    """Whether a value or an attr (tuples, dicts, slices inside) holds a shape symbol."""
+    if isinstance(v, sympy.Basic):
+        return bool(v.free_symbols)
+    if isinstance(v, (tuple, list)):
+        return any(is_symbolic(x) for x in v)
+    if isinstance(v, dict):
+        return any(is_symbolic(x) for x in v.values())
+    if isinstance(v, slice):
+        return is_symbolic((v.start, v.stop, v.step))
+    return False

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from gradc.creation import empty
 from gradc.errors import GradcError, ShapeError
 from gradc.nn import functional as F
@@ -62,12 +60,7 @@ class Conv2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        init.default_(self.weight, self.bias)
 
     def forward(self, input):
         return F.conv2d(

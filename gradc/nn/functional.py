@@ -12,14 +12,12 @@ gradc.Size([8, 6, 14, 14])
 
 from __future__ import annotations
 
-import functools
-
 from gradc import dtypes
 from gradc import functions as fn
 from gradc._tensor import Tensor
 from gradc.creation import _rng, arange
 from gradc.dispatch import apply
-from gradc.errors import GradcError, ShapeError, TraceError
+from gradc.errors import GradcError, ShapeError, TraceError, with_op_context
 from gradc.functions import sigmoid, tanh
 from gradc.ops.window import pair
 
@@ -43,18 +41,7 @@ __all__ = [
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _public(f):
-    """Give GradcErrors raised inside ``f`` its signature and the user's line."""
-
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
-        try:
-            return f(*args, **kwargs)
-        except GradcError as e:
-            types = ", ".join(str(a.type) for a in args if isinstance(a, Tensor))
-            raise e.with_context(op=f"{f.__name__}({types})") from None
-
-    return wrapper
+_public = with_op_context
 
 
 def _unbatched(x, ndim_batched: int, what: str):

@@ -101,3 +101,13 @@ __all__ = [
     "kaiming_uniform_",
     "kaiming_normal_",
 ]
+
+
+def default_(weight, bias) -> None:
+    """torch's default for Linear and Conv: kaiming-uniform weight (a=sqrt(5)) and a bias
+    uniform in +-1/sqrt(fan_in)."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)

@@ -242,14 +242,9 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop (or zero in place) every parameter's ``.grad``."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad = p.grad.detach() if p.grad.grad_fn is not None else p.grad
-                p.grad.zero_()
+        from gradc.optim.optimizer import zero_grads
+
+        zero_grads(self.parameters(), set_to_none)
 
     def apply(self, fn) -> Module:
         """Call ``fn`` on every submodule (children first) and on self, e.g. for custom init."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from gradc import functions as fn
-from gradc.autograd.grad_mode import enable_grad, no_grad
 from gradc.creation import tensor
 from gradc.optim.optimizer import Optimizer, _fail
 
@@ -49,37 +48,23 @@ class Adam(Optimizer):
         )
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure=None):
-        """Update every parameter that has a ``.grad``; returns ``closure()`` if given."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-            weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = -p.grad if group["maximize"] else p.grad
-                state = self.state[p]
-                if not state:
-                    state["step"] = tensor(0.0)
-                    state["exp_avg"] = fn.zeros_like(p)
-                    state["exp_avg_sq"] = fn.zeros_like(p)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = fn.zeros_like(p)
-                state["step"].add_(1)
-                t = state["step"].item()
-                if weight_decay != 0:
-                    g = g + weight_decay * p
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-                exp_avg.mul_(beta1).add_(g, alpha=1 - beta1)
-                exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-                if amsgrad:
-                    state["max_exp_avg_sq"].copy_(fn.maximum(state["max_exp_avg_sq"], exp_avg_sq))
-                    exp_avg_sq = state["max_exp_avg_sq"]
-                denom = fn.sqrt(exp_avg_sq) / math.sqrt(1 - beta2**t) + eps
-                p.addcdiv_(exp_avg, denom, value=-lr / (1 - beta1**t))
-        return loss
+    def update(self, p, g, group, state):
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        if not state:
+            state["step"] = tensor(0.0)
+            state["exp_avg"] = fn.zeros_like(p)
+            state["exp_avg_sq"] = fn.zeros_like(p)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = fn.zeros_like(p)
+        state["step"].add_(1)
+        t = state["step"].item()
+        if group["weight_decay"] != 0:
+            g = g + group["weight_decay"] * p
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.mul_(beta1).add_(g, alpha=1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"].copy_(fn.maximum(state["max_exp_avg_sq"], exp_avg_sq))
+            exp_avg_sq = state["max_exp_avg_sq"]
+        denom = fn.sqrt(exp_avg_sq) / math.sqrt(1 - beta2**t) + eps
+        p.addcdiv_(exp_avg, denom, value=-lr / (1 - beta1**t))

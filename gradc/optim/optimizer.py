@@ -1,7 +1,8 @@
 """``optim.Optimizer``: parameter groups, per-parameter state, ``zero_grad``, state dicts.
 
-Subclasses implement ``step`` with gradc tensor ops under ``no_grad``, updating each
-parameter's storage in place (the Parameter objects a Module holds stay the same).
+Subclasses implement ``update(p, g, group, state)`` for one parameter with gradc tensor ops;
+``step`` runs it under ``no_grad`` for every parameter that has a gradient, updating storage in
+place (the Parameter objects a Module holds stay the same).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections import defaultdict
 import numpy as np
 
 from gradc._tensor import Tensor
+from gradc.autograd.grad_mode import enable_grad, no_grad
 from gradc.errors import GradcError
 
 
@@ -25,6 +27,18 @@ class _Required:
 
 
 required = _Required()
+
+
+def zero_grads(params, set_to_none: bool = True) -> None:
+    """Drop (or zero in place) ``.grad`` of each tensor: what Module and Optimizer zero_grad do."""
+    for p in params:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad = p.grad.detach() if p.grad.grad_fn is not None else p.grad
+            p.grad.zero_()
 
 
 def _fail(msg: str, op: str):
@@ -75,17 +89,24 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop (or zero in place) the ``.grad`` of every parameter."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad = p.grad.detach() if p.grad.grad_fn is not None else p.grad
-                    p.grad.zero_()
+        zero_grads((p for g in self.param_groups for p in g["params"]), set_to_none)
 
     def step(self, closure=None):
+        """Update every parameter that has a ``.grad``; returns ``closure()`` if given."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        g = -p.grad if group.get("maximize") else p.grad
+                        self.update(p, g, group, self.state[p])
+        return loss
+
+    def update(self, p, g, group: dict, state: dict) -> None:
+        """Apply this optimizer's rule to parameter ``p`` with gradient ``g`` (in place)."""
         raise NotImplementedError
 
     # ---- state dicts ---------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from gradc.autograd.grad_mode import enable_grad, no_grad
 from gradc.optim.optimizer import Optimizer, _fail
 
 
@@ -48,29 +47,15 @@ class SGD(Optimizer):
         )
         super().__init__(params, defaults)
 
-    @no_grad()
-    def step(self, closure=None):
-        """Update every parameter that has a ``.grad``; returns ``closure()`` if given."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-            weight_decay, nesterov = group["weight_decay"], group["nesterov"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = -p.grad if group["maximize"] else p.grad
-                if weight_decay != 0:
-                    g = g + weight_decay * p
-                if momentum != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = g.detach().clone()
-                    else:
-                        buf.mul_(momentum).add_(g, alpha=1 - dampening)
-                    g = g + momentum * buf if nesterov else buf
-                p.add_(g, alpha=-lr)
-        return loss
+    def update(self, p, g, group, state):
+        if group["weight_decay"] != 0:
+            g = g + group["weight_decay"] * p
+        momentum = group["momentum"]
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = g.detach().clone()
+            else:
+                buf.mul_(momentum).add_(g, alpha=1 - group["dampening"])
+            g = g + momentum * buf if group["nesterov"] else buf
+        p.add_(g, alpha=-group["lr"])

@@ -9,29 +9,16 @@ Shape ops of a ``full`` are a ``full`` of the new shape, even when that shape is
 from __future__ import annotations
 
 import numpy as np
-import sympy
 
 from gradc.ir.graph import Graph
 from gradc.ir.interpret import run_node
 from gradc.ops.table import get_op
 from gradc.passes.dce import dce
 from gradc.passes.rewrite import Rewriter
-from gradc.shapes import TensorType, is_static, prod
+from gradc.shapes import TensorType, is_static, is_symbolic, prod
 
 FOLD_LIMIT = 1 << 16  # elements; larger results stay computed at run time
 VIEW_OPS = frozenset({"reshape", "expand", "permute", "getitem"})
-
-
-def symbolic(a) -> bool:
-    if isinstance(a, sympy.Basic):
-        return bool(a.free_symbols)
-    if isinstance(a, (tuple, list)):
-        return any(symbolic(x) for x in a)
-    if isinstance(a, dict):
-        return any(symbolic(x) for x in a.values())
-    if isinstance(a, slice):
-        return symbolic((a.start, a.stop, a.step))
-    return False
 
 
 def evaluate(node, arrays) -> np.ndarray:
@@ -43,7 +30,7 @@ def scalar_of(node):
     """The one value a ``full`` node (or a uniform size-1 ``constant``) holds, else None."""
     if node is None:
         return None
-    if node.op.name == "full" and not symbolic(node.attrs["value"]):
+    if node.op.name == "full" and not is_symbolic(node.attrs["value"]):
         return np.asarray(node.attrs["value"], dtype=node.out.type.dtype.np).item()
     if node.op.name == "constant" and node.attrs["value"].size == 1:
         return node.attrs["value"].reshape(-1)[0].item()
@@ -53,7 +40,7 @@ def scalar_of(node):
 def _const_array(node):
     if node is None or node.op.kind != "const" or not is_static(node.out.type.shape):
         return None
-    if symbolic(node.attrs) or prod(node.out.type.shape) > FOLD_LIMIT:
+    if is_symbolic(node.attrs) or prod(node.out.type.shape) > FOLD_LIMIT:
         return None
     return evaluate(node, [])
 
@@ -90,7 +77,7 @@ def fold(graph: Graph) -> Graph:
         # a pointwise op or a view of fulls is a full, whatever (symbolic) shape it has
         scalars = [scalar_of(s) for s in srcs]
         uniform_ok = node.op.kind == "pointwise" or node.op.name in VIEW_OPS
-        if uniform_ok and all(s is not None for s in scalars) and not symbolic(node.attrs):
+        if uniform_ok and all(s is not None for s in scalars) and not is_symbolic(node.attrs):
             arrays = [np.asarray(s, dtype=v.type.dtype.np) for s, v in zip(scalars, node.inputs)]
             if node.op.name in VIEW_OPS:
                 value = arrays[0]
@@ -106,7 +93,7 @@ def fold(graph: Graph) -> Graph:
             all(a is not None for a in arrays)
             and is_static(t.shape)
             and prod(t.shape) <= FOLD_LIMIT
-            and not symbolic(node.attrs)
+            and not is_symbolic(node.attrs)
         ):
             _emit_value(rw, node, evaluate(node, arrays))
             continue
