@@ -57,11 +57,14 @@ def _infer(rule: str, bools: bool):
 def _impl(lam: sp.Lambda):
     fn = sp.lambdify(lam.variables, lam.expr, modules="numpy")
 
+    # lambdify prints And/Or conditions as logical_and.reduce((c1, c2)), which needs operands
+    # of one shape: broadcast them (views, no copies) for such expressions only
+    broadcast = len(lam.variables) > 1 and lam.expr.has(sp.And, sp.Or)
+
     def impl(*arrays):
-        # numpy computes float functions of bools in float16: widen bools first; and/or in a
-        # Piecewise condition need operands of one shape, so broadcast (views, no copies)
+        # numpy computes float functions of bools in float16: widen bools first
         arrays = [a.astype(np.int64) if a.dtype == np.bool_ else a for a in arrays]
-        return fn(*(np.broadcast_arrays(*arrays) if len(arrays) > 1 else arrays))
+        return fn(*(np.broadcast_arrays(*arrays) if broadcast else arrays))
 
     impl.source = inspect.getsource(fn)
     return impl
