@@ -29,6 +29,7 @@ register(
         (_reshape_vjp,),
         "shape",
         doc="same elements, new shape (-1 is inferred)",
+        view=True,
     )
 )
 
@@ -72,6 +73,7 @@ register(
         (_expand_vjp,),
         "shape",
         doc="broadcast size-1 dims to a larger shape (a view)",
+        view=True,
     )
 )
 
@@ -96,6 +98,7 @@ register(
         (_permute_vjp,),
         "shape",
         doc="reorder dims",
+        view=True,
     )
 )
 
@@ -154,6 +157,7 @@ register(
         (_getitem_vjp,),
         "index",
         doc="basic indexing: ints, slices, None",
+        view=True,
     )
 )
 register(

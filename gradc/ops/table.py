@@ -27,6 +27,8 @@ class Op:
     - ``kind``: ``pointwise`` | ``reduce`` | ``shape`` | ``matmul`` | ``conv`` | ``pool`` |
       ``const`` | ``index``; the fusion grouping reads it.
     - ``expr``: for pointwise ops, the ``sympy.Lambda`` the op is.
+    - ``view``: the result only re-indexes its input (reshape, expand, permute, getitem), so
+      folding and fusion can treat it as free.
     """
 
     name: str
@@ -38,6 +40,7 @@ class Op:
     variadic: bool = False
     doc: str = ""
     meta: dict = field(default_factory=dict)
+    view: bool = False
 
     @property
     def differentiable(self) -> bool:

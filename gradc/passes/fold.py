@@ -18,7 +18,6 @@ from gradc.passes.rewrite import Rewriter
 from gradc.shapes import TensorType, is_static, is_symbolic, prod
 
 FOLD_LIMIT = 1 << 16  # elements; larger results stay computed at run time
-VIEW_OPS = frozenset({"reshape", "expand", "permute", "getitem"})
 
 
 def evaluate(node, arrays) -> np.ndarray:
@@ -76,10 +75,10 @@ def fold(graph: Graph) -> Graph:
             continue
         # a pointwise op or a view of fulls is a full, whatever (symbolic) shape it has
         scalars = [scalar_of(s) for s in srcs]
-        uniform_ok = node.op.kind == "pointwise" or node.op.name in VIEW_OPS
+        uniform_ok = node.op.kind == "pointwise" or node.op.view
         if uniform_ok and all(s is not None for s in scalars) and not is_symbolic(node.attrs):
             arrays = [np.asarray(s, dtype=v.type.dtype.np) for s, v in zip(scalars, node.inputs)]
-            if node.op.name in VIEW_OPS:
+            if node.op.view:
                 value = arrays[0]
             else:
                 with np.errstate(all="ignore"):

@@ -28,7 +28,6 @@ from gradc.shapes import same_dim
 
 ANCHORS = frozenset({"matmul", "conv", "reduce"})  # op kinds that take pointwise epilogues
 REDUCERS = frozenset({"reduce", "pool"})  # op kinds that take pointwise prologues
-VIEWS = frozenset({"reshape", "expand", "permute", "getitem"})
 
 
 @dataclass
@@ -47,7 +46,7 @@ class Group:
 
 
 def is_view(node: Node) -> bool:
-    return node.op.name in VIEWS
+    return node.op.view
 
 
 def _parts(node: Node) -> tuple:
