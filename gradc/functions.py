@@ -9,11 +9,10 @@ from __future__ import annotations
 import builtins
 from collections import namedtuple
 
-import numpy as np
-
 from gradc import dtypes
 from gradc.dispatch import apply
 from gradc.errors import DTypeError, GradcError, ShapeError, with_op_context
+from gradc.indexing import normalize_index
 from gradc.shapes import canon, norm_dim, norm_dims, prod, same_dim
 
 __all__ = []  # filled by _public below
@@ -352,74 +351,10 @@ def stack(tensors, dim=0):
     return cat([unsqueeze(t, d) for t in tensors], d)
 
 
-def _norm_index(x, idx) -> tuple:
-    Tensor = _tensor_cls()
-    if not isinstance(idx, tuple):
-        idx = (idx,)
-    for item in idx:
-        if isinstance(item, (Tensor, list, np.ndarray)) or isinstance(item, (bool, np.bool_)):
-            raise GradcError(
-                f"indexing with {type(item).__name__} (advanced indexing) is not supported; use "
-                "ints, slices, None and ..., or gradc.where / one-hot masks",
-                op=f"getitem({x.type})",
-            )
-        if not (item is None or item is Ellipsis or isinstance(item, (int, np.integer, slice))):
-            raise GradcError(f"invalid index {item!r}", op=f"getitem({x.type})")
-    n_ell = builtins.sum(1 for i in idx if i is Ellipsis)
-    if n_ell > 1:
-        raise GradcError(
-            "an index can only have a single ellipsis ('...')", op=f"getitem({x.type})"
-        )
-    used = builtins.sum(1 for i in idx if i is not None and i is not Ellipsis)
-    if used > x.ndim:
-        raise ShapeError(
-            f"too many indices for a tensor of {x.ndim} dims: {used}", op=f"getitem({x.type})"
-        )
-    if n_ell:
-        k = idx.index(Ellipsis)
-        idx = idx[:k] + (slice(None),) * (x.ndim - used) + idx[k + 1 :]
-    out, d = [], 0
-    for item in idx:
-        if item is None:
-            out.append(None)
-            continue
-        size = x.shape[d]
-        if isinstance(item, slice):
-            out.append(_norm_slice(item, size, x))
-        else:
-            i = int(item)
-            if isinstance(size, int):
-                if not -size <= i < size:
-                    raise ShapeError(
-                        f"index {i} is out of bounds for dimension {d} with size {size}",
-                        op=f"getitem({x.type})",
-                    )
-                i %= size
-            elif i < 0:
-                i = canon(size + i)
-            out.append(i)
-        d += 1
-    return tuple(out)
-
-
-def _norm_slice(s: slice, size, x) -> slice:
-    step = 1 if s.step is None else int(s.step)
-    if step <= 0:
-        raise GradcError("slice step must be positive", op=f"getitem({x.type})")
-    if isinstance(size, int):
-        start, stop, step = s.indices(size)
-        return slice(start, builtins.max(start, stop), step)
-    start = 0 if s.start is None else int(s.start)
-    stop = size if s.stop is None else int(s.stop)
-    start = canon(size + start) if start < 0 else start
-    stop = canon(size + stop) if isinstance(stop, int) and stop < 0 else stop
-    return slice(start, stop, step)
-
-
 @_public
 def getitem(x, idx):
     """Basic indexing (``x[0]``, ``x[:, 1:3]``, ``x[..., None]``) with gradients."""
-    index = _norm_index(x, idx)
+    index = normalize_index(x.shape, idx)
     # a no-op only if every item is a full slice (a None adds a dim: x[..., None] is not x)
     if builtins.all(isinstance(i, slice) for i in index) and builtins.all(
         i == slice(0, s, 1) for i, s in zip(index, x.shape)
