@@ -39,6 +39,10 @@ def _lift_scalars(args):
             out.append(a)
         elif isinstance(a, (bool, int, float, np.number, np.bool_, sympy.Basic)):
             out.append(_scalar(a, dtypes.weak_scalar_dtype(a, ref), tens))
+        elif isinstance(a, np.ndarray):  # as torch does: an array operand is a tensor
+            from gradc.creation import tensor
+
+            out.append(tensor(a))
         else:
             raise GradcError(f"expected a Tensor or a number, got {type(a).__name__}")
     for t in out:

@@ -262,3 +262,13 @@ def test_max_dim_values_carry_gradient():
     assert not indices.requires_grad and indices.dtype is gradc.int64
     values.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [[0, 1], [1, 0]])
+
+
+def test_numpy_array_operands_become_tensors_on_either_side():
+    a = gradc.tensor([1.0, 2.0], requires_grad=True)
+    right = a * np.array([3.0, 4.0], dtype=np.float32)
+    left = np.array([3.0, 4.0], dtype=np.float32) * a
+    assert isinstance(left, gradc.Tensor) and left.dtype is gradc.float32
+    assert right.tolist() == left.tolist() == [3.0, 8.0]
+    (right.sum() + left.sum()).backward()
+    assert a.grad.tolist() == [6.0, 8.0]
