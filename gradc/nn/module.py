@@ -291,7 +291,10 @@ class Module:
         return self
 
     def cuda(self, device=None) -> Module:
-        as_device("cuda")
+        try:
+            as_device("cuda")
+        except GradcError as e:
+            raise e.with_context(op=f"{type(self).__name__}.cuda()") from None
         return self
 
     def float(self) -> Module:

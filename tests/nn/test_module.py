@@ -129,8 +129,9 @@ def test_to_double_converts_in_place():
 
 
 def test_cuda_raises_device_error():
-    with pytest.raises(gradc.DeviceError, match="CUDA"):
+    with pytest.raises(gradc.DeviceError, match="CUDA") as info:
         Model().cuda()
+    assert "Model.cuda()" in str(info.value) and "test_module.py:" in str(info.value)
     with pytest.raises(gradc.DeviceError):
         Model().to("cuda")
 
