@@ -13,6 +13,7 @@ import inspect
 
 import numpy as np
 import sympy as sp
+from sympy.logic.boolalg import BooleanFunction
 
 from gradc import dtypes
 from gradc.errors import DTypeError, GradcError
@@ -65,9 +66,9 @@ def _select(condlist, choicelist, default=np.nan):
 def _impl(lam: sp.Lambda):
     fn = sp.lambdify(lam.variables, lam.expr, modules=[{"select": _select}, "numpy"])
 
-    # lambdify prints And/Or conditions as logical_and.reduce((c1, c2)), which needs operands
-    # of one shape: broadcast them (views, no copies) for such expressions only
-    broadcast = len(lam.variables) > 1 and lam.expr.has(sp.And, sp.Or)
+    # lambdify prints boolean connectives (And, Or, ITE, ...) as logical_*.reduce((c1, c2)) or
+    # select, which need operands of one shape: broadcast (views, no copies) for those only
+    broadcast = len(lam.variables) > 1 and bool(lam.expr.atoms(BooleanFunction))
 
     def impl(*arrays):
         # numpy computes float functions of bools in float16: widen bools first

@@ -186,7 +186,11 @@ class _Chain:
             else self.leaf(v)
             for v in node.inputs
         ]
-        return node.op.expr(*args)
+        e = sp.sympify(node.op.expr(*args))
+        if e.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+            # checked per node: a later x * 0 would erase the inf (exp(x / 0) * 0 -> 0, not nan)
+            raise ArithmeticError("a non-finite intermediate")
+        return e
 
 
 def _fit(rw: Rewriter, v, t: TensorType, node):
