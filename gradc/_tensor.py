@@ -81,7 +81,7 @@ class Tensor(InplaceOps):
     def type(self) -> TensorType:
         if self.is_traced:
             return self._data.type
-        return TensorType(dtypes.as_dtype(self._data.dtype), self._data.shape)
+        return TensorType.of_array(dtypes.as_dtype(self._data.dtype), self._data.shape)
 
     @property
     def dtype(self) -> dtypes.DType:

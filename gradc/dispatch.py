@@ -31,8 +31,13 @@ def _lift_scalars(args):
     from gradc._tensor import Tensor
 
     tens = [a for a in args if isinstance(a, Tensor)]
-    ref = dtypes.promote(*(t.dtype for t in tens)) if tens else None
     device = tens[0].device if tens else None
+    if len(tens) == len(args):  # the common case: no scalars to lift
+        for t in tens:
+            if t.device is not device and t.device != device:
+                raise DeviceError(f"tensors are on different devices: {device} and {t.device}")
+        return tens
+    ref = dtypes.promote(*(t.dtype for t in tens)) if tens else None
     out = []
     for a in args:
         if isinstance(a, Tensor):
@@ -46,7 +51,7 @@ def _lift_scalars(args):
         else:
             raise GradcError(f"expected a Tensor or a number, got {type(a).__name__}")
     for t in out:
-        if device is not None and t.device != device:
+        if device is not None and t.device is not device and t.device != device:
             raise DeviceError(f"tensors are on different devices: {device} and {t.device}")
     return out
 

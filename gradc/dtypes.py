@@ -41,6 +41,8 @@ def as_dtype(x) -> DType:
     """Accept a DType, its name, a numpy dtype or a Python type."""
     if isinstance(x, DType):
         return x
+    if isinstance(x, np.dtype) and x in _BY_NP:  # the hot path: an array's dtype
+        return _BY_NP[x]
     if isinstance(x, str) and x in _BY_NAME:
         return _BY_NAME[x]
     if x is float:

@@ -47,6 +47,15 @@ class TensorType:
     def __post_init__(self):
         object.__setattr__(self, "shape", tuple(canon(d) for d in self.shape))
 
+    @classmethod
+    def of_array(cls, dtype: DType, shape: tuple) -> TensorType:
+        """The type of a concrete array: its shape is ints already, so skip ``canon``
+        (this runs for every input of every eager op)."""
+        t = object.__new__(cls)
+        object.__setattr__(t, "dtype", dtype)
+        object.__setattr__(t, "shape", shape)
+        return t
+
     @property
     def ndim(self) -> int:
         return len(self.shape)
