@@ -106,7 +106,7 @@ def _cut(joint: Graph, recompute: bool):
     """Backward nodes the gradients need, and the forward values (inputs or not) they read.
 
     Forward nodes without inputs (constants, ``full``) are recomputed rather than saved; with
-    ``recompute`` every forward node is, so only primal inputs are saved.
+    ``recompute`` every pure forward node is, so only primal inputs (and random draws) are saved.
     """
     n_fwd, n_out = joint.meta["num_forward_nodes"], joint.meta["num_forward_outputs"]
     fwd_nodes = set(joint.nodes[:n_fwd])
@@ -123,8 +123,8 @@ def _cut(joint: Graph, recompute: bool):
             if v not in tangents:
                 saved.add(v)
             continue
-        if node in fwd_nodes and node.inputs and not recompute:
-            saved.add(v)
+        if node in fwd_nodes and (not node.op.pure or (node.inputs and not recompute)):
+            saved.add(v)  # a random draw is saved, never redrawn: backward must see the same mask
             continue
         keep.add(node)
         stack.extend(node.inputs)

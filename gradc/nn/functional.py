@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from gradc import dtypes
 from gradc import functions as fn
-from gradc._tensor import Tensor
-from gradc.creation import _rng, arange
+from gradc.creation import arange
 from gradc.dispatch import apply
-from gradc.errors import GradcError, ShapeError, TraceError, with_op_context
+from gradc.errors import GradcError, ShapeError, with_op_context
 from gradc.functions import sigmoid, tanh
 from gradc.ops.window import pair
 
@@ -172,15 +171,12 @@ def dropout(input, p=0.5, training=True, inplace=False):
         raise GradcError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    if input.is_traced:
-        raise TraceError(
-            "dropout in training mode draws random numbers, which a traced graph cannot hold "
-            "yet; trace the model in eval() mode"
-        )
     if p == 1.0:
         return fn.mul(input, 0.0)
-    keep = (_rng().random(tuple(input.shape)) >= p) / (1.0 - p)
-    out = fn.mul(input, Tensor._wrap(keep.astype(input.dtype.np)))
+    # the mask is an op of the table, so a traced training graph draws a new one every run
+    draw = apply("rand", shape=tuple(input.shape), dtype=input.dtype)
+    keep = fn.div(fn.cast(fn.ge(draw, p), input.dtype), 1.0 - p)
+    out = fn.mul(input, keep)
     return input._inplace(out, "dropout_") if inplace else out
 
 

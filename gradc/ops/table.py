@@ -29,6 +29,8 @@ class Op:
     - ``expr``: for pointwise ops, the ``sympy.Lambda`` the op is.
     - ``view``: the result only re-indexes its input (reshape, expand, permute, getitem), so
       folding and fusion can treat it as free.
+    - ``pure``: False for ops whose result is not a function of inputs and attrs (``rand``):
+      passes must neither merge nor pre-compute them.
     """
 
     name: str
@@ -41,6 +43,7 @@ class Op:
     doc: str = ""
     meta: dict = field(default_factory=dict)
     view: bool = False
+    pure: bool = True
 
     @property
     def differentiable(self) -> bool:

@@ -51,6 +51,9 @@ def cse(graph: Graph) -> Graph:
     rw = Rewriter(graph)
     seen: dict[tuple, object] = {}
     for node in rw.walk():
+        if not node.op.pure:  # two draws of rand are two different values
+            rw.copy(node)
+            continue
         inputs = [rw[v] for v in node.inputs]
         key = node_key(node, inputs)
         if key in seen:

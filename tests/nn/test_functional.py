@@ -207,5 +207,37 @@ def test_lenet_style_model_traces_with_a_symbolic_batch():
     pool1 = next(node for node in g.nodes if node.op.name == "max_pool2d")
     assert str(pool1.out.type) == "f32[N,6,14,14]"
     assert pool1.attrs == dict(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1))
-    with pytest.raises(gradc.TraceError, match="eval"):
-        F.dropout(x, 0.5)
+
+
+def test_dropout_traces_to_fresh_random_masks_that_passes_keep_apart():
+    from gradc.ir import interpret
+    from gradc.passes import optimize
+
+    def two_dropouts(x):
+        return F.dropout(x, 0.5) + F.dropout(x, 0.5)
+
+    g = gradc.trace(two_dropouts, gradc.TensorSpec((gradc.Dim("N"), 400)))
+    opt, _ = optimize(g)
+    for graph in (g, opt):  # cse must not merge the two draws, folding must not run them
+        assert [n.op.name for n in graph.nodes].count("rand") == 2
+    x = np.ones((3, 400), dtype=np.float32)
+    gradc.manual_seed(0)
+    (a,) = interpret(opt, x)
+    (b,) = interpret(opt, x)
+    assert set(np.unique(a)) <= {0.0, 2.0, 4.0} and {0.0, 4.0} <= set(np.unique(a))
+    assert abs((a == 2.0).mean() - 0.5) < 0.1  # one mask kept the element, the other did not
+    assert not np.array_equal(a, b)  # a new draw on every run
+
+
+def test_backward_graph_reads_the_forward_dropout_mask_instead_of_drawing_again():
+    def f(x, w):
+        return F.dropout(x @ w, 0.5).sum()
+
+    n = gradc.Dim("N")
+    g = gradc.trace(f, gradc.TensorSpec((n, 3)), gradc.TensorSpec((3, 4)))
+    for recompute in (False, True):
+        fwd, bwd = gradc.partition(gradc.joint_graph(g, wrt=["w"]), recompute=recompute)
+        assert "rand" not in [node.op.name for node in bwd.nodes]  # the mask arrives saved
+        assert [node.op.name for node in fwd.nodes].count("rand") == 1
+        if recompute:  # everything else is recomputed from the primals and the saved draw
+            assert [v.name for v in bwd.inputs if v.name.startswith("%rand")]
