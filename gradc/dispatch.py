@@ -12,7 +12,7 @@ import sympy
 from gradc import dtypes
 from gradc.autograd import grad_mode
 from gradc.autograd.function import make_node
-from gradc.errors import DeviceError, GradcError
+from gradc.errors import DeviceError, GradcError, tensor_types
 from gradc.ops.table import get_op
 from gradc.shapes import is_symbolic
 
@@ -24,7 +24,7 @@ def current_graph():
 
 
 def signature(op_name: str, inputs) -> str:
-    return f"{op_name}({', '.join(str(t.type) for t in inputs)})"
+    return f"{op_name}({tensor_types(inputs, {})})"
 
 
 def _lift_scalars(args):
@@ -43,7 +43,7 @@ def _lift_scalars(args):
         if isinstance(a, Tensor):
             out.append(a)
         elif isinstance(a, (bool, int, float, np.number, np.bool_, sympy.Basic)):
-            out.append(_scalar(a, dtypes.weak_scalar_dtype(a, ref), tens))
+            out.append(_scalar(a, dtypes.weak_scalar_dtype(a, ref)))
         elif isinstance(a, np.ndarray):  # as torch does: an array operand is a tensor
             from gradc.creation import tensor
 
@@ -56,7 +56,7 @@ def _lift_scalars(args):
     return out
 
 
-def _scalar(v, dtype, tens):
+def _scalar(v, dtype):
     from gradc._tensor import Tensor
 
     if isinstance(v, sympy.Basic) and v.free_symbols:
@@ -88,18 +88,15 @@ def apply(op, *args, **attrs):
         value = graph.add_node(op, values, attrs, out_type, location_of(user_frame()))
         out = Tensor._wrap(value)
     else:
+        arrays = [t._data for t in inputs]
         try:
-            with np.errstate(all="ignore"):
-                data = op.impl(*(t._data for t in inputs), **attrs)
+            data = op.run(arrays, attrs, out_type.dtype.np, out_type.shape)
+        except GradcError as e:
+            raise e.with_context(op=signature(op.name, inputs)) from None
         except (ArithmeticError, ValueError, TypeError, IndexError) as e:
             # numpy refused values that ``infer`` cannot see (e.g. ints to negative powers)
             err = GradcError(f"{type(e).__name__} from numpy: {e}")
             raise err.with_context(op=signature(op.name, inputs)) from e
-        data = np.asarray(data)
-        if data.dtype != out_type.dtype.np:
-            data = data.astype(out_type.dtype.np)
-        if data.shape != out_type.shape:
-            data = np.array(np.broadcast_to(data, out_type.shape))
         out = Tensor._wrap(data)
     # Only float results carry gradients (torch: ``x.long()`` does not require grad).
     if grad_mode.is_grad_enabled() and op.vjp and out_type.dtype.is_floating_point:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradc.dtypes import as_dtype
-from gradc.errors import DTypeError, GradcError, ShapeError
+from gradc.errors import DTypeError, GradcError
 from gradc.ir.symbols import bind_shape, check_shape, substitute
 
 
@@ -86,27 +86,13 @@ def run_node(node, arrays, symbols) -> np.ndarray:
     """Exactly what eager ``dispatch.apply`` does with the op's impl."""
     attrs = substitute(node.attrs, symbols)
     shape = substitute(node.out.type.shape, symbols)
-    dtype = node.out.type.dtype.np
     try:
-        with np.errstate(all="ignore"):
-            out = np.asarray(node.op.impl(*arrays, **attrs))
-    except GradcError:
-        raise
+        return node.op.run(arrays, attrs, node.out.type.dtype.np, shape)
+    except GradcError as e:
+        raise e.with_context(op=node.op.name, where=node.loc) from None
     except Exception as e:  # an impl failing means the graph and its inputs disagree
         raise GradcError(
             f"{type(e).__name__}: {e} (inputs {', '.join(str(a.shape) for a in arrays)})",
             op=node.op.name,
             where=node.loc,
         ) from e
-    if out.dtype != dtype:
-        out = out.astype(dtype)
-    if out.shape != shape:
-        try:
-            out = np.array(np.broadcast_to(out, shape))
-        except ValueError:
-            raise ShapeError(
-                f"the result has shape {list(out.shape)}, but the graph says {list(shape)}",
-                op=node.op.name,
-                where=node.loc,
-            ) from None
-    return out

@@ -10,6 +10,10 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from gradc.errors import ShapeError
+
 OPS: dict[str, Op] = {}
 
 
@@ -44,6 +48,24 @@ class Op:
     meta: dict = field(default_factory=dict)
     view: bool = False
     pure: bool = True
+
+    def run(self, arrays, attrs: dict, dtype: np.dtype, shape: tuple) -> np.ndarray:
+        """``impl`` as eager mode, the interpreter and constant folding all run it: numpy
+        warnings off, the result cast to the inferred ``dtype`` and broadcast to the inferred
+        ``shape`` (an expression that is constant in its inputs yields a scalar)."""
+        with np.errstate(all="ignore"):
+            out = np.asarray(self.impl(*arrays, **attrs))
+        if out.dtype != dtype:
+            out = out.astype(dtype)
+        if out.shape != shape:
+            try:
+                out = np.array(np.broadcast_to(out, shape))
+            except ValueError:
+                raise ShapeError(
+                    f"the result has shape {list(out.shape)}, but infer says {list(shape)}",
+                    op=self.name,
+                ) from None
+        return out
 
     @property
     def differentiable(self) -> bool:

@@ -79,11 +79,9 @@ def fold(graph: Graph) -> Graph:
         if uniform_ok and all(s is not None for s in scalars) and not is_symbolic(node.attrs):
             arrays = [np.asarray(s, dtype=v.type.dtype.np) for s, v in zip(scalars, node.inputs)]
             if node.op.view:
-                value = arrays[0]
+                value = arrays[0].astype(t.dtype.np).item()
             else:
-                with np.errstate(all="ignore"):
-                    value = np.asarray(node.op.impl(*arrays, **node.attrs))
-            value = value.astype(t.dtype.np).item()
+                value = node.op.run(arrays, node.attrs, t.dtype.np, ()).item()
             attrs = {"shape": t.shape, "value": value, "dtype": t.dtype}
             rw.alias(node.out, rw.emit(get_op("full"), [], attrs, t, node.loc, node.rule))
             continue
