@@ -118,8 +118,12 @@ def _derive(op: Op, i: int):
     while c.name in names:
         k += 1
         c = sp.Symbol(f"ct{k}", real=True)
-    d = sp.simplify(sp.diff(lam.expr, lam.variables[i]))
-    e = sp.simplify(c * d)
+    # no sp.simplify: it took ~100 ms per derivative (the first backward of a program paid it,
+    # and a hypothesis test's first example blew its 200 ms deadline), and its rewrites are not
+    # numerically better (tanh' became cosh(x)**-2, pow's x**(y-1)*y)
+    e = c * sp.diff(lam.expr, lam.variables[i])
+    # sign's derivative is 2*DiracDelta: zero wherever it is defined, as torch has it
+    e = e.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
     if e == c:
         return "identity"
     if e == 0:
