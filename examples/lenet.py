@@ -143,13 +143,48 @@ def save_loss_curve(losses, steps_per_epoch: int, path: str) -> None:
     plt.close(fig)
 
 
+class UsageError(Exception):
+    """A bad command line or data folder: one line on stderr, non-zero exit."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage block (--help has it)
+        raise UsageError(message)
+
+
+def at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description="Train LeNet with gradc on handwritten digits.")
-    p.add_argument("--epochs", type=int, default=15, help="passes over the training set")
-    p.add_argument("--batch-size", type=int, default=32, help="images per SGD step")
+    p = Parser(
+        description="Train LeNet with gradc on handwritten digits.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--epochs", type=at_least(1), default=15, help="passes over the training set")
+    p.add_argument("--batch-size", type=at_least(1), default=32, help="images per SGD step")
     p.add_argument(
         "--lr",
-        type=float,
+        type=positive_float,
         default=0.02,
         help="SGD learning rate (momentum 0.9), a tenth of it for the last quarter of the epochs",
     )
@@ -157,12 +192,14 @@ def parse_args(argv=None):
     p.add_argument("--mnist", metavar="DIR", help="train on MNIST IDX files in DIR instead")
     p.add_argument(
         "--augment",
-        type=int,
+        type=at_least(0),
         default=2,
         metavar="PIXELS",
         help="random shifts of up to PIXELS during training (0: none)",
     )
-    p.add_argument("--limit", type=int, help="use only the first N training and test images")
+    p.add_argument(
+        "--limit", type=at_least(1), help="use only the first N training and test images"
+    )
     p.add_argument("--out", default="lenet_out", help="directory for lenet.npz and loss.png")
     return p.parse_args(argv)
 
@@ -182,15 +219,23 @@ def main(argv=None) -> float:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import data
 
-    args = parse_args(argv)
-    with one_blas_thread():
-        return run(args, data)
+    try:
+        args = parse_args(argv)
+        if args.mnist and not os.path.isdir(args.mnist):
+            raise UsageError(f"--mnist {args.mnist}: no such directory")
+        with one_blas_thread():
+            return run(args, data)
+    except UsageError as e:  # bad input, not a bug: one line
+        sys.exit(f"{os.path.basename(sys.argv[0]) or 'lenet.py'}: error: {e}")
 
 
 def run(args, data) -> float:
     start = time.perf_counter()
     if args.mnist:
-        x_train, y_train, x_test, y_test = data.load_mnist(args.mnist)
+        try:
+            x_train, y_train, x_test, y_test = data.load_mnist(args.mnist)
+        except (OSError, ValueError) as e:  # missing or malformed IDX files
+            raise UsageError(f"--mnist {args.mnist}: {e}") from None
         source = f"MNIST from {args.mnist}"
     else:
         x_train, y_train, x_test, y_test = data.load_digits()

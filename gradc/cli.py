@@ -18,6 +18,8 @@ import os
 import re
 import sys
 
+from gradc.errors import GradcError, entry_point, traceback_location
+
 STAGES = ("graph", "grad", "joint", "optimized", "dot")
 LOSSES = ("mse", "cross_entropy")
 DTYPES = {"f32": "float32", "f64": "float64"}
@@ -96,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dump.add_argument(
         "--loss",
-        default="mse",
+        default=None,
         metavar="LOSS",
         help="with --train: mse (a float target shaped like the output) or cross_entropy "
         "(int64 class targets of shape [N] for an [N, C] output); default: mse",
@@ -123,11 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@entry_point
 def main(argv=None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_attach_values(sys.argv[1:] if argv is None else argv))
         if args.command is None:
             parser.print_help()
             return 2
@@ -140,9 +143,27 @@ def main(argv=None) -> int:
         hint = ""
         if isinstance(e, TypeError) and "positional argument" in str(e):
             hint = " (give one --input per tensor argument of the target)"
-        return _fail(f"{type(e).__name__}: {e}{hint}", 1)
+        where = None if isinstance(e, GradcError) else traceback_location(e.__traceback__)
+        where = f" (at {where})" if where else ""
+        return _fail(f"{type(e).__name__}: {e}{hint}{where}", 1)
     sys.stdout.write(text + "\n")
     return 0
+
+
+def _attach_values(argv: list) -> list:
+    """``--input -3x1`` as ``--input=-3x1``: argparse takes a value that starts with '-' for an
+    option and says "expected one argument"; attached, the shape parser can say what is wrong."""
+    out, it = [], iter(argv)
+    for arg in it:
+        if arg in ("--input", "-i"):
+            value = next(it, None)
+            if value is not None and value.startswith("-") and value not in ("-h", "--help"):
+                out.append(f"{arg}={value}" if arg == "--input" else f"-i{value}")
+                continue
+            out.extend([arg] if value is None else [arg, value])
+        else:
+            out.append(arg)
+    return out
 
 
 def _fail(message: str, status: int) -> int:
@@ -157,6 +178,9 @@ def dump(args) -> str:
 
     if args.stage not in STAGES:
         raise UsageError(f"unknown stage {args.stage!r}; choose one of {', '.join(STAGES)}")
+    if args.loss is not None and not args.train:
+        raise UsageError("--loss only applies with --train (the loss a training step adds)")
+    args.loss = args.loss or "mse"
     if args.loss not in LOSSES:
         raise UsageError(f"unknown loss {args.loss!r}; choose one of {', '.join(LOSSES)}")
     if args.dtype not in DTYPES:
@@ -184,8 +208,8 @@ def parse_shape(text: str, dynamic: bool = False) -> tuple:
         parts = None
     if parts is None or any(not _DIM.match(p) for p in parts):
         raise UsageError(
-            f"bad --input {text!r}: write dims joined by 'x', each a number or a name for a "
-            "symbolic dim, e.g. Nx1x32x32 or 64x784"
+            f"bad --input {text!r}: write dims joined by 'x', each a non-negative number or a "
+            "name for a symbolic dim, e.g. Nx1x32x32 or 64x784"
         )
     shape = [int(p) if p[0].isdigit() else Dim(p) for p in parts]
     if dynamic and shape and isinstance(shape[0], int):
@@ -202,12 +226,17 @@ def load_target(spec: str):
     if mod_part.endswith(".py") or os.sep in mod_part or "/" in mod_part:
         module = _load_file(mod_part)
     else:
+        # the current folder first, as `python -m gradc` has it (a console script has its own
+        # bin folder on sys.path instead)
+        sys.path.insert(0, os.getcwd())
         try:
             module = importlib.import_module(mod_part)
         except ModuleNotFoundError as e:
             if e.name and mod_part.startswith(e.name):
                 raise UsageError(f"no module named {mod_part!r} (from TARGET {spec!r})") from None
             raise
+        finally:
+            sys.path.remove(os.getcwd())
     obj = module
     for name in attr.split("."):
         if not hasattr(obj, name):

@@ -7,6 +7,7 @@ import linecache
 import os
 import reprlib
 import sys
+import sysconfig
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -53,12 +54,49 @@ class TraceError(GradcError, RuntimeError):
     """Something a graph cannot express, such as control flow on tensor values."""
 
 
+_ENTRY_POINTS: set = set()  # code of gradc's own programs (``gradc dump``): no user code above
+_LIBRARY_DIRS = tuple(
+    {os.path.join(os.path.realpath(p), "") for k, p in sysconfig.get_paths().items() if "lib" in k}
+)
+
+
+def entry_point(fn):
+    """Mark ``fn`` as a program's entry point: frames above it are the interpreter's start-up
+    (``runpy``, a console script), never the user's code, so a model built only of gradc's own
+    modules gets no location rather than ``<frozen runpy>:88``."""
+    _ENTRY_POINTS.add(fn.__code__)
+    return fn
+
+
 def user_frame():
-    """The innermost stack frame outside the gradc package: the user's call site."""
+    """The innermost stack frame outside the gradc package: the user's call site (None when
+    gradc's own entry point called gradc code with no user code in between)."""
     f = sys._getframe(1)
     while f is not None and f.f_code.co_filename.startswith(_PKG_DIR):
+        if f.f_code in _ENTRY_POINTS:
+            return None
         f = f.f_back
     return f
+
+
+def is_user_file(filename: str) -> bool:
+    """Neither gradc, the standard library, installed packages nor a ``<frozen ...>`` module."""
+    if filename.startswith("<") or filename.startswith(_PKG_DIR):
+        return False
+    return not os.path.realpath(filename).startswith(_LIBRARY_DIRS)
+
+
+def traceback_location(tb) -> str | None:
+    """``file:line: source`` of the innermost user frame in a traceback: where a foreign error
+    (a TypeError from sympy or the stdlib) entered from the user's code."""
+    where = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if is_user_file(filename):
+            src = linecache.getline(filename, tb.tb_lineno).strip()
+            where = f"{filename}:{tb.tb_lineno}" + (f": {src}" if src else "")
+        tb = tb.tb_next
+    return where
 
 
 def location_of(frame) -> str | None:

@@ -54,6 +54,10 @@ MODELS = textwrap.dedent(
         return x @ x
 
 
+    def rows(x):
+        return sum(x[i] for i in range(x.shape[0]))
+
+
     def branchy(x):
         if x.sum() > 0:
             return x
@@ -162,7 +166,11 @@ def test_package_module_target(tmp_path, monkeypatch, capsys):
         (["dump", "no_such_pkg_xyz.mod:f", "-i", "2x4"], 2, "no module named"),
         (["dump", "{m}:mlp", "-i", "2xfoo-1"], 2, "bad --input '2xfoo-1'"),
         (["dump", "{m}:mlp", "-i", "2x4", "--stage", "cuda9"], 2, "unknown stage 'cuda9'"),
-        (["dump", "{m}:mlp", "-i", "2x4", "--loss", "l1"], 2, "unknown loss 'l1'"),
+        (["dump", "{m}:mlp", "-i", "2x4", "--train", "--loss", "l1"], 2, "unknown loss 'l1'"),
+        (["dump", "{m}:mlp", "-i", "2x4", "--loss", "mse"], 2, "--loss only applies with --train"),
+        (["dump", "{m}:mlp", "--input", "-3x4", "-i", "4x2"], 2, "bad --input '-3x4'"),
+        (["dump", "{m}:mlp", "-i", "-3x4", "-i", "4x2"], 2, "bad --input '-3x4'"),
+        (["dump", "{m}:rows", "-i", "Nx4"], 1, "models.py:34: return sum(x[i] for i in range"),
         (["dump", "{m}:mlp", "-i", "2x4", "--dtype", "f16"], 2, "unknown dtype 'f16'"),
         (["dump", "{m}:mlp"], 2, "give the shape of each input with --input"),
         (["dump", "{m}:mlp", "-i", "2x4", "--static", "--dynamic-batch"], 2, "not allowed"),
@@ -241,3 +249,26 @@ def test_console_script_reports_errors_in_one_line():
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("gradc: error: ")
     assert "lenet.py" in proc.stderr  # the conv2d shape error names the model's line
+
+
+LIBRARY_ONLY = "import gradc.nn as nn\n\nnet = nn.Sequential(nn.Linear(4, 8), nn.ReLU())\n"
+
+
+@pytest.mark.parametrize("command", [["gradc"], [sys.executable, "-m", "gradc"]])
+def test_module_in_the_current_folder_and_library_only_locations(tmp_path, command):
+    """Both programs find ``mod:obj`` in the current folder, as ``python -m`` users expect, and a
+    model built only of gradc's modules has no location (not ``<frozen runpy>:88``/``gradc:8``)."""
+    if command == ["gradc"] and shutil.which("gradc") is None:
+        pytest.skip("the console script is not installed")
+    (tmp_path / "mymodels.py").write_text(LIBRARY_ONLY)
+    proc = subprocess.run(
+        [*command, "dump", "mymodels:net", "-i", "Nx4"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "%1: f32[N,8] = matmul(%input, %0)\n" in proc.stdout
+    assert "#" not in proc.stdout

@@ -67,6 +67,43 @@ def test_tiny_run_on_the_bundled_digits(tmp_path):
     check_outputs(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),
+        (["--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
+        (["--epochs", "two"], "argument --epochs: expected a whole number, got 'two'"),
+        (["--lr", "-0.1"], "argument --lr: must be a positive number, got -0.1"),
+        (["--limit", "0"], "argument --limit: must be at least 1, got 0"),
+        (["--augment", "-1"], "argument --augment: must be at least 0, got -1"),
+        (["--mnist", "/no/such/dir"], "--mnist /no/such/dir: no such directory"),
+        (["--mnist", "{tmp}"], "no train-images-idx3-ubyte[.gz] in"),
+        (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+    ],
+)
+def test_bad_command_lines_get_one_line_and_a_failing_status(tmp_path, args, message):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), *args, "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode != 0 and out.stdout == ""
+    assert out.stderr.startswith("lenet.py: error: ") and out.stderr.count("\n") == 1, out.stderr
+    assert message in out.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_shows_the_defaults(capsys):
+    with pytest.raises(SystemExit) as e:
+        load("lenet").parse_args(["--help"])
+    assert e.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for default in ("(default: 15)", "(default: 32)", "(default: 0.02)", "(default: lenet_out)"):
+        assert default in text
+
+
 def write_idx(path: Path, data: np.ndarray, compress: bool) -> None:
     header = struct.pack(">BBBB", 0, 0, 0x08, data.ndim) + struct.pack(
         f">{data.ndim}I", *data.shape
