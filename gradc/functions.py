@@ -13,7 +13,7 @@ from gradc import dtypes
 from gradc.dispatch import apply
 from gradc.errors import DTypeError, GradcError, ShapeError, with_op_context
 from gradc.indexing import normalize_index
-from gradc.shapes import canon, norm_dim, norm_dims, prod, same_dim
+from gradc.shapes import canon, infer_reshape, norm_dim, norm_dims, prod, same_dim
 
 __all__ = []  # filled by _public below
 
@@ -278,7 +278,6 @@ __all__ += [
     "clip",
     "mm",
     "bmm",
-    "view",
     "broadcast_to",
     "swapaxes",
     "concat",
@@ -322,7 +321,22 @@ def reshape(x, *shape):
     return apply("reshape", x, shape=shape)
 
 
-view = reshape
+@_public
+def view(x, *shape):
+    """``reshape`` that refuses, as torch does, where the new shape cannot be reached by strides
+    alone (a transposed, sliced or expanded tensor): ``x.t().view(6)`` raises, use reshape."""
+    shape = _shape_arg(shape)
+    if not x.is_traced and not x._data.flags.c_contiguous:
+        import numpy as np
+
+        try:
+            np.reshape(x._data, infer_reshape(x.shape, shape), copy=False)
+        except ValueError:
+            raise ShapeError(
+                f"view size {list(shape)} is not compatible with the input's size and stride "
+                "(a dimension spans two non-contiguous parts): use .reshape(...) instead"
+            ) from None
+    return reshape(x, *shape)
 
 
 @_public

@@ -309,7 +309,7 @@ def _matmul(draw, small=False):
 def _window(draw, small: bool, dilation: bool = True):
     """kernel, stride, padding, dilation pairs and a spatial size ``(h, w)`` the window fits.
 
-    Padding stays within half the effective kernel (pooling's limit; conv2d accepts it too).
+    Padding stays within half the kernel (pooling's limit, as torch's; conv2d accepts it too).
     A dilated window gets an input at least as large as itself, so no window of taps lands
     on padding only (max_pool2d would give -inf there, as torch does).
     """
@@ -317,7 +317,7 @@ def _window(draw, small: bool, dilation: bool = True):
     s = tuple(draw(st.integers(1, 2)) for _ in range(2))
     d = tuple(draw(st.integers(1, 2)) for _ in range(2)) if dilation else (1, 1)
     eff = [dd * (kk - 1) + 1 for kk, dd in zip(k, d)]
-    p = tuple(draw(st.integers(0, e // 2)) for e in eff)
+    p = tuple(draw(st.integers(0, kk // 2)) for kk in k)
     low = [e if dd > 1 else max(1, e - 2 * pp) for e, dd, pp in zip(eff, d, p)]
     hw = tuple(draw(st.integers(lo, e + (1 if small else 3))) for lo, e in zip(low, eff))
     return k, s, p, d, hw
