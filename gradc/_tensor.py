@@ -312,7 +312,13 @@ class Tensor(InplaceOps):
         )
 
     def contiguous(self) -> Tensor:
-        return self
+        """Itself if its elements are in row-major order, else a row-major copy (so ``view``
+        works on it, as in torch)."""
+        if self.is_traced or self._data.flags.c_contiguous:
+            return self
+        out = F.mul(self, 1) if self.requires_grad else Tensor._wrap(self._data)
+        out._data = np.ascontiguousarray(self._data)
+        return out
 
     # ---- operators -----------------------------------------------------------------------------
     def __add__(self, o):
@@ -383,7 +389,7 @@ class Tensor(InplaceOps):
 
     # ---- methods that are functions of gradc ---------------------------------------------------
     def view(self, *shape):
-        return F.reshape(self, *shape)
+        return F.view(self, *shape)
 
     def view_as(self, other):
         return F.reshape(self, other.shape)

@@ -13,7 +13,7 @@ from gradc import dtypes
 from gradc.dispatch import apply
 from gradc.errors import DTypeError, GradcError, ShapeError, with_op_context
 from gradc.indexing import normalize_index
-from gradc.shapes import canon, norm_dim, norm_dims, prod, same_dim
+from gradc.shapes import canon, infer_reshape, norm_dim, norm_dims, prod, same_dim
 
 __all__ = []  # filled by _public below
 
@@ -64,14 +64,41 @@ def _unary(name):
     return _public(f)
 
 
-add, sub, mul, div, maximum, minimum = map(
-    _binary, ["add", "sub", "mul", "div", "maximum", "minimum"]
-)
+add, sub, mul, div = map(_binary, ["add", "sub", "mul", "div"])
 lt, le, gt, ge, eq, ne = map(_binary, ["lt", "le", "gt", "ge", "eq", "ne"])
 exp, log, sqrt, tanh, sigmoid, relu, abs, sin, cos, neg = map(
     _unary, ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "abs", "sin", "cos", "neg"]
 )
 true_divide, multiply, subtract, negative = div, mul, sub, neg
+
+
+def _tensor_pair(name):
+    def f(x, other):
+        if not isinstance(other, _tensor_cls()):
+            raise DTypeError(  # a TypeError, as torch.maximum(x, 0.0) raises
+                f"{name}() expects two tensors, got {type(other).__name__} for the second: "
+                f"use clamp(min=...) / clamp(max=...) for a number"
+            )
+        return apply(name, x, other)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Elementwise {name} of two tensors: nan if either is nan, ties split the gradient."
+    return _public(f)
+
+
+maximum, minimum = _tensor_pair("maximum"), _tensor_pair("minimum")
+
+
+@_public
+def clamp_min(x, min):
+    """``max(x, min)`` with clamp's gradient: x keeps all of it on the bound, none at nan."""
+    return apply("clamp_min", x, min)
+
+
+@_public
+def clamp_max(x, max):
+    """``min(x, max)`` with clamp's gradient: x keeps all of it on the bound, none at nan."""
+    return apply("clamp_max", x, max)
 
 
 @_public
@@ -92,9 +119,9 @@ def clamp(x, min=None, max=None):
     if min is None and max is None:
         raise GradcError("at least one of min and max must be given")
     if min is not None:
-        x = maximum(x, min)
+        x = clamp_min(x, min)
     if max is not None:
-        x = minimum(x, max)
+        x = clamp_max(x, max)
     return x
 
 
@@ -109,12 +136,21 @@ def cast(x, dtype):
 
 
 # ---- reductions ------------------------------------------------------------------------------
+def reduce_dims(dim, ndim: int) -> tuple:
+    """The dims a reduction's ``dim`` argument names, as torch reads it: None and an empty list
+    mean every dim; a 0-d tensor takes ``dim`` 0 or -1 and has no dims to reduce."""
+    if dim is not None and not isinstance(dim, int) and len(dim) == 0:
+        dim = None
+    dims = norm_dims(dim, ndim)
+    return () if ndim == 0 else dims
+
+
 @_public
 def sum(x, dim=None, keepdim=False, *, dtype=None):
-    """Sum over ``dim`` (an int, a tuple, or None for all dims)."""
+    """Sum over ``dim`` (an int, a tuple, or None / () for all dims)."""
     if dtype is not None:
         x = cast(x, dtype)
-    return apply("sum", x, dim=norm_dims(dim, x.ndim), keepdim=bool(keepdim))
+    return apply("sum", x, dim=reduce_dims(dim, x.ndim), keepdim=bool(keepdim))
 
 
 @_public
@@ -127,34 +163,56 @@ def mean(x, dim=None, keepdim=False, *, dtype=None):
             f"mean needs a floating point tensor, got {x.dtype.name}: convert with .float()",
             op=f"mean({x.type})",
         )
-    dims = norm_dims(dim, x.ndim)
+    dims = reduce_dims(dim, x.ndim)
     count = prod([x.shape[d] for d in dims])
     return div(apply("sum", x, dim=dims, keepdim=bool(keepdim)), count)
 
 
 @_public
 def amax(x, dim=None, keepdim=False):
-    return apply("amax", x, dim=norm_dims(dim, x.ndim), keepdim=bool(keepdim))
+    """The largest value over ``dim``; ties share the gradient equally (torch's amax)."""
+    return apply("amax", x, dim=reduce_dims(dim, x.ndim), keepdim=bool(keepdim))
 
 
 @_public
 def amin(x, dim=None, keepdim=False):
-    return apply("amin", x, dim=norm_dims(dim, x.ndim), keepdim=bool(keepdim))
+    """The smallest value over ``dim``; ties share the gradient equally (torch's amin)."""
+    return apply("amin", x, dim=reduce_dims(dim, x.ndim), keepdim=bool(keepdim))
+
+
+def _arg_dim(dim, ndim):
+    """A 0-d tensor takes dim 0 or -1 and answers 0, as with no dim."""
+    if dim is None:
+        return None
+    dim = norm_dim(dim, ndim)
+    return None if ndim == 0 else dim
 
 
 @_public
 def argmax(x, dim=None, keepdim=False):
-    dim = None if dim is None else norm_dim(dim, x.ndim)
+    dim = _arg_dim(dim, x.ndim)
     return apply("argmax", x, dim=dim, keepdim=bool(keepdim))
 
 
 @_public
 def argmin(x, dim=None, keepdim=False):
-    dim = None if dim is None else norm_dim(dim, x.ndim)
+    dim = _arg_dim(dim, x.ndim)
     return apply("argmin", x, dim=dim, keepdim=bool(keepdim))
 
 
 MinMax = namedtuple("MinMax", ["values", "indices"])
+
+
+def _needs_grad(x) -> bool:
+    from gradc.autograd import grad_mode
+
+    return x.requires_grad and grad_mode.is_grad_enabled()
+
+
+def _pick(x, mask, dim, keepdim):
+    """``x`` summed over ``dim`` where ``mask`` holds (``where``, so an inf elsewhere and an inf
+    cotangent stay out): the value at the selected entries, the gradient routed to them only."""
+    return sum(where(mask, x, 0.0), dim, keepdim)
 
 
 def _extreme(red, arg, binary):
@@ -162,10 +220,38 @@ def _extreme(red, arg, binary):
         if isinstance(dim, _tensor_cls()):
             return binary(x, dim)
         if dim is None:
-            return red(x)
-        return MinMax(red(x, dim, keepdim), arg(x, dim, keepdim))
+            if not _needs_grad(x) or x.ndim == 0:
+                return red(x)
+            # torch: ties share the gradient, and a nan result sends it to the nans
+            v = red(x).detach()
+            mask = add(eq(x, v), mul(isnan(x), isnan(v)))  # bool + and * are or and and
+            share = div(cast(mask, x.dtype), sum(cast(mask, x.dtype)))
+            return sum(where(mask, mul(x, share), 0.0))
+        index = arg(x, dim, keepdim)
+        if not _needs_grad(x):
+            return MinMax(red(x, dim, keepdim), index)
+        # torch: the whole gradient goes to the returned index, ties or not
+        d = norm_dim(dim, x.ndim)
+        if x.ndim == 0:
+            return MinMax(mul(x, 1), index)
+        n = x.shape[d]
+        classes = reshape(_arange(n), (n,) + (1,) * (x.ndim - d - 1))
+        mask = eq(index if keepdim else unsqueeze(index, d), classes)
+        return MinMax(_pick(x, mask, d, keepdim), index)
 
     return f
+
+
+def _arange(n):
+    from gradc.creation import arange
+
+    return arange(n)
+
+
+@_public
+def isnan(x):
+    """Where ``x`` is nan (x != x)."""
+    return ne(x, x)
 
 
 def _named(f, name, doc):
@@ -192,7 +278,6 @@ __all__ += [
     "clip",
     "mm",
     "bmm",
-    "view",
     "broadcast_to",
     "swapaxes",
     "concat",
@@ -236,7 +321,22 @@ def reshape(x, *shape):
     return apply("reshape", x, shape=shape)
 
 
-view = reshape
+@_public
+def view(x, *shape):
+    """``reshape`` that refuses, as torch does, where the new shape cannot be reached by strides
+    alone (a transposed, sliced or expanded tensor): ``x.t().view(6)`` raises, use reshape."""
+    shape = _shape_arg(shape)
+    if not x.is_traced and not x._data.flags.c_contiguous:
+        import numpy as np
+
+        try:
+            np.reshape(x._data, infer_reshape(x.shape, shape), copy=False)
+        except ValueError:
+            raise ShapeError(
+                f"view size {list(shape)} is not compatible with the input's size and stride "
+                "(a dimension spans two non-contiguous parts): use .reshape(...) instead"
+            ) from None
+    return reshape(x, *shape)
 
 
 @_public

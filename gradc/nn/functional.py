@@ -12,6 +12,8 @@ gradc.Size([8, 6, 14, 14])
 
 from __future__ import annotations
 
+import numpy as np
+
 from gradc import dtypes
 from gradc import functions as fn
 from gradc.creation import arange
@@ -19,6 +21,7 @@ from gradc.dispatch import apply
 from gradc.errors import GradcError, ShapeError, with_op_context
 from gradc.functions import sigmoid, tanh
 from gradc.ops.window import pair
+from gradc.shapes import norm_dim
 
 __all__ = [
     "relu",
@@ -71,34 +74,35 @@ def linear(input, weight, bias=None):
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation) of ``[N, C, H, W]`` with ``[O, C/groups, kh, kw]``.
 
-    ``padding`` may be an int, a pair, ``"valid"`` or ``"same"`` (stride 1).
+    ``padding`` may be an int, a pair, ``"valid"`` or ``"same"`` (stride 1; an even kernel pads
+    one more on the bottom/right, as torch does).
     """
     stride, dilation = pair(stride, "stride", minimum=1), pair(dilation, "dilation", minimum=1)
+    crop = (0, 0)
     if isinstance(padding, str):
-        padding = _string_padding(padding, weight, stride, dilation)
+        padding, crop = _string_padding(padding, weight, stride, dilation)
     padding = pair(padding, "padding")
     if not isinstance(groups, int) or groups < 1:
         raise GradcError(f"groups must be a positive int, got {groups!r}")
     x, squeeze = _unbatched(input, 4, "conv2d")
     args = (x, weight) if bias is None else (x, weight, bias)
     out = apply("conv2d", *args, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    if crop != (0, 0):  # padded one more on the top/left too: drop that first row/column
+        out = out[:, :, crop[0] :, crop[1] :]
     return fn.squeeze(out, 0) if squeeze else out
 
 
 def _string_padding(padding, weight, stride, dilation):
+    """``(padding, crop)``: 'same' with an odd total ``dilation * (k - 1)`` pads
+    ``ceil(total / 2)`` on both sides and crops the first output row (column)."""
     if padding == "valid":
-        return 0
+        return 0, (0, 0)
     if padding != "same":
         raise GradcError(f"padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
     if stride != (1, 1):
         raise GradcError("padding='same' is not supported for strided convolutions")
     total = [d * (k - 1) for d, k in zip(dilation, weight.shape[2:])]
-    if any(t % 2 for t in total):
-        raise GradcError(
-            f"padding='same' with an even effective kernel {tuple(weight.shape[2:])} needs "
-            "asymmetric padding, which conv2d does not support; pad explicitly"
-        )
-    return tuple(t // 2 for t in total)
+    return tuple((t + 1) // 2 for t in total), tuple(t % 2 for t in total)
 
 
 def _pool_args(kernel_size, stride, padding):
@@ -107,22 +111,56 @@ def _pool_args(kernel_size, stride, padding):
     return kernel_size, stride, pair(padding, "padding")
 
 
+def _ceil_out(size: int, k: int, s: int, p: int, d: int) -> int:
+    """torch's ``ceil_mode`` output size: rounded up, but the last window must start inside the
+    input or the left padding."""
+    out = -(-(size + 2 * p - d * (k - 1) - 1) // s) + 1
+    return out - 1 if (out - 1) * s >= size + p else out
+
+
+def _ceil_extra(x, kernel_size, stride, padding, dilation):
+    """Rows and columns ``ceil_mode=True`` needs past the bottom/right padding."""
+    extra = []
+    for size, k, s, p, d in zip(x.shape[2:], kernel_size, stride, padding, dilation):
+        if not isinstance(size, int):
+            raise GradcError("ceil_mode=True needs static spatial sizes")
+        span = (_ceil_out(size, k, s, p, d) - 1) * s + d * (k - 1) + 1
+        extra.append(max(0, span - size - 2 * p))
+    return tuple(extra)
+
+
+def _extend(x, extra, value):
+    """``x`` with ``extra`` rows and columns of ``value`` appended at the bottom and right."""
+    for k, e in enumerate(extra):
+        if e:
+            shape = list(x.shape)
+            shape[2 + k] = e
+            fill = apply("full", shape=tuple(shape), value=value, dtype=x.dtype)
+            x = fn.cat([x, fill], 2 + k)
+    return x
+
+
 @_public
 def max_pool2d(
     input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
 ):
-    """Max over windows; ``kernel_size`` an int or a pair, ``stride`` defaults to the kernel."""
-    if ceil_mode or return_indices:
-        raise GradcError("max_pool2d supports ceil_mode=False and return_indices=False only")
+    """Max over windows; ``kernel_size`` an int or a pair, ``stride`` defaults to the kernel.
+
+    ``ceil_mode=True`` rounds the output size up (the last window may hang over the edge)."""
+    if return_indices:
+        raise GradcError("max_pool2d supports return_indices=False only")
     kernel_size, stride, padding = _pool_args(kernel_size, stride, padding)
+    dilation = pair(dilation, "dilation", minimum=1)
     x, squeeze = _unbatched(input, 4, "max_pool2d")
+    if ceil_mode:
+        x = _extend(x, _ceil_extra(x, kernel_size, stride, padding, dilation), float("-inf"))
     out = apply(
         "max_pool2d",
         x,
         kernel_size=kernel_size,
         stride=stride,
         padding=padding,
-        dilation=pair(dilation, "dilation", minimum=1),
+        dilation=dilation,
     )
     return fn.squeeze(out, 0) if squeeze else out
 
@@ -137,15 +175,23 @@ def avg_pool2d(
     count_include_pad=True,
     divisor_override=None,
 ):
-    """Mean over windows; with ``count_include_pad=False`` padding is left out of the mean."""
-    if ceil_mode:
-        raise GradcError("avg_pool2d supports ceil_mode=False only")
+    """Mean over windows; with ``count_include_pad=False`` padding is left out of the mean.
+
+    ``ceil_mode=True`` rounds the output size up; a window that hangs over the edge averages
+    what it covers of the input (and of the padding, with ``count_include_pad``), as torch."""
     if divisor_override is not None and (
         not isinstance(divisor_override, int) or divisor_override < 1
     ):
         raise GradcError(f"divisor_override must be a positive int, got {divisor_override!r}")
     kernel_size, stride, padding = _pool_args(kernel_size, stride, padding)
     x, squeeze = _unbatched(input, 4, "avg_pool2d")
+    extra = _ceil_extra(x, kernel_size, stride, padding, (1, 1)) if ceil_mode else (0, 0)
+    divisor = None
+    if extra != (0, 0):
+        if divisor_override is None:
+            divisor = _ceil_divisor(x.shape[2:], kernel_size, stride, padding, count_include_pad)
+            divisor_override = 1  # sum the windows, then divide by what each one covers
+        x = _extend(x, extra, 0.0)
     out = apply(
         "avg_pool2d",
         x,
@@ -155,7 +201,22 @@ def avg_pool2d(
         count_include_pad=bool(count_include_pad),
         divisor_override=divisor_override,
     )
+    if divisor is not None:
+        out = fn.div(out, fn.as_tensor(divisor, dtype=x.dtype))
     return fn.squeeze(out, 0) if squeeze else out
+
+
+def _ceil_divisor(size, kernel_size, stride, padding, count_include_pad):
+    """``[OH, OW]`` element counts of ceil-mode windows (torch's avg_pool2d divisor): a window
+    counts what it covers of the padded input, or of the input alone."""
+    counts = []
+    for n, k, s, p in zip(size, kernel_size, stride, padding):
+        start = np.arange(_ceil_out(n, k, s, p, 1)) * s - p
+        end = np.minimum(start + k, n + p)
+        if not count_include_pad:
+            start, end = np.maximum(start, 0), np.minimum(end, n)
+        counts.append(end - start)
+    return np.outer(*counts).astype(np.float64)
 
 
 flatten = fn.flatten
@@ -187,12 +248,20 @@ def _softmax_dim(ndim: int, dim):
     return 0 if ndim in (0, 1, 3) else 1
 
 
+def _shift(x, dim):
+    """``x`` minus its (detached) max along ``dim``, so exp cannot overflow; an empty ``dim``
+    has no max and nothing to shift."""
+    if x.ndim and x.shape[norm_dim(dim, x.ndim)] == 0:
+        return x
+    return fn.sub(x, fn.amax(x, dim, keepdim=True).detach())
+
+
 @_public
 def log_softmax(input, dim=None, dtype=None):
-    """``x - logsumexp(x)`` along ``dim``, shifted by the (detached) max so exp cannot overflow."""
+    """``x - logsumexp(x)`` along ``dim``, from the max-shifted values."""
     x = input if dtype is None else fn.cast(input, dtype)
     dim = _softmax_dim(x.ndim, dim)
-    shifted = fn.sub(x, fn.amax(x, dim, keepdim=True).detach())
+    shifted = _shift(x, dim)
     return fn.sub(shifted, fn.log(fn.sum(fn.exp(shifted), dim, keepdim=True)))
 
 
@@ -201,7 +270,7 @@ def softmax(input, dim=None, dtype=None):
     """``exp(x) / sum(exp(x))`` along ``dim``, computed from the max-shifted values."""
     x = input if dtype is None else fn.cast(input, dtype)
     dim = _softmax_dim(x.ndim, dim)
-    e = fn.exp(fn.sub(x, fn.amax(x, dim, keepdim=True).detach()))
+    e = fn.exp(_shift(x, dim))
     return fn.div(e, fn.sum(e, dim, keepdim=True))
 
 
@@ -223,11 +292,15 @@ def mse_loss(input, target, reduction="mean"):
     return _reduce(fn.pow(fn.sub(input, target), 2), reduction)
 
 
-def _one_hot(target, input, ignore_index):
-    """``[N, C, ...]`` float mask of the target class: ``eq(target, arange(C))``, no indexing.
+class TargetIndexError(GradcError, IndexError):
+    """A class target outside ``[0, C)`` that is not ``ignore_index`` (torch: IndexError)."""
+
+
+def _target_mask(target, input, ignore_index):
+    """``[N, C, ...]`` bool mask of the target class: ``eq(target, arange(C))``, no indexing.
 
     ``arange(C)`` is shaped to broadcast along dim 1, so the batch (and any extra dims) come
-    from ``target`` and stay symbolic under tracing; ``ignore_index`` rows are all zero.
+    from ``target`` and stay symbolic under tracing; ``ignore_index`` rows are all false.
     """
     if target.dtype is not dtypes.int64:
         raise GradcError(f"class-index targets must be int64, got {target.dtype.name}")
@@ -237,10 +310,15 @@ def _one_hot(target, input, ignore_index):
             f"{target.type}"
         )
     c = input.shape[1]
+    if not target.is_traced and isinstance(c, int):
+        t = target.numpy()
+        bad = t[(t != ignore_index) & ((t < 0) | (t >= c))]
+        if bad.size:
+            raise TargetIndexError(f"target {int(bad[0])} is out of bounds for {c} classes")
     classes = fn.reshape(arange(c), (c,) + (1,) * (input.ndim - 2))
-    hit = fn.cast(fn.eq(fn.unsqueeze(target, 1), classes), input.dtype)
+    hit = fn.eq(fn.unsqueeze(target, 1), classes)
     if 0 <= ignore_index < c:
-        hit = fn.mul(hit, fn.cast(fn.unsqueeze(fn.ne(target, ignore_index), 1), input.dtype))
+        hit = fn.mul(hit, fn.unsqueeze(fn.ne(target, ignore_index), 1))  # and, on bools
     return hit
 
 
@@ -248,29 +326,43 @@ def _one_hot(target, input, ignore_index):
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of class indices ``target`` under log-probabilities ``input``.
 
-    ``input`` is ``[N, C]`` or ``[N, C, d1, ...]``; ``'mean'`` divides by the summed weights
-    of the non-ignored targets, as torch does.
+    ``input`` is ``[N, C]``, ``[N, C, d1, ...]`` or one unbatched ``[C]``; ``'mean'`` divides by
+    the summed weights of the non-ignored targets, as torch does (nan, with a zero gradient,
+    when every target is ignored).
     """
-    if input.ndim == 1:  # one unbatched sample
+    unbatched = input.ndim == 1
+    if unbatched:
         input, target = fn.unsqueeze(input, 0), fn.unsqueeze(target, 0)
     if input.ndim < 2:
         raise ShapeError(f"nll_loss expects an input [N, C] or [C], got {input.type}")
-    mask = _one_hot(target, input, ignore_index)
+    hit = _target_mask(target, input, ignore_index)
+    picked = input
+    w = fn.cast(hit, input.dtype)
     if weight is not None:
-        w = fn.reshape(fn.as_tensor(weight, dtype=input.dtype), (-1,) + (1,) * (input.ndim - 2))
-        mask = fn.mul(mask, w)
-    loss = fn.neg(fn.sum(fn.mul(input, mask), 1))
-    return _reduce(loss, reduction, denom=fn.sum(mask) if reduction == "mean" else None)
+        wc = fn.reshape(fn.as_tensor(weight, dtype=input.dtype), (-1,) + (1,) * (input.ndim - 2))
+        picked, w = fn.mul(input, wc), fn.mul(w, wc)
+    # where, not a one-hot product: an inf elsewhere in a row must not make the loss nan
+    loss = fn.neg(fn.sum(fn.where(hit, picked, 0.0), 1))
+    if unbatched and reduction == "none":
+        loss = fn.squeeze(loss, 0)
+    return _reduce(loss, reduction, denom=fn.sum(w) if reduction == "mean" else None)
 
 
 @_public
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """``nll_loss(log_softmax(input, 1), target)``; a float ``target`` of ``input``'s shape is
-    read as class probabilities."""
+    read as class probabilities (which take no ``ignore_index``)."""
     dim = 0 if input.ndim == 1 else 1
     logp = log_softmax(input, dim)
     if not target.dtype.is_floating_point:
         return nll_loss(logp, target, weight, ignore_index, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ShapeError(
+            f"class-probability targets must have the input's shape {input.type}, got "
+            f"{target.type} (class-index targets are int64)"
+        )
+    if ignore_index >= 0:
+        raise GradcError("ignore_index is not supported for class-probability targets")
     if weight is not None:
         w = fn.as_tensor(weight, dtype=input.dtype)
         logp = fn.mul(logp, fn.reshape(w, (-1,) + (1,) * (input.ndim - dim - 1)))

@@ -18,9 +18,9 @@ class MaxPool2d(Module):
         self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False
     ):
         super().__init__()
-        if return_indices or ceil_mode:
+        if return_indices:
             raise GradcError(
-                "MaxPool2d supports return_indices=False and ceil_mode=False only", op="MaxPool2d"
+                "MaxPool2d supports return_indices=False only", op="MaxPool2d"
             ).with_context()
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
@@ -28,7 +28,9 @@ class MaxPool2d(Module):
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
     def forward(self, input):
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation)
+        return F.max_pool2d(
+            input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode
+        )
 
     def extra_repr(self) -> str:
         return (
@@ -54,10 +56,6 @@ class AvgPool2d(Module):
         divisor_override=None,
     ):
         super().__init__()
-        if ceil_mode:
-            raise GradcError(
-                "AvgPool2d supports ceil_mode=False only", op="AvgPool2d"
-            ).with_context()
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.ceil_mode = padding, ceil_mode
@@ -69,6 +67,7 @@ class AvgPool2d(Module):
             self.kernel_size,
             self.stride,
             self.padding,
+            ceil_mode=self.ceil_mode,
             count_include_pad=self.count_include_pad,
             divisor_override=self.divisor_override,
         )

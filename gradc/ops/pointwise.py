@@ -86,16 +86,22 @@ def pointwise(
     grads=True,
     doc: str = "",
     bools: bool = True,
+    vjps: dict | None = None,
 ) -> Op:
     """Register a pointwise op defined by ``lam``; ``grads`` says which inputs get a vjp,
-    ``bools=False`` refuses bool inputs (torch's ``-`` and negation)."""
+    ``bools=False`` refuses bool inputs (torch's ``-`` and negation).
+
+    ``vjps`` maps an input index to its vjp written as an expression in ``ct`` and the inputs,
+    for where ``ct * diff(expr)`` is not torch's convention: kinks, ties, nan and inf (a
+    ``Piecewise`` branch that is exactly 0 does not turn an inf ``ct`` into nan)."""
     n = len(lam.variables)
     if grads is True or grads is False:
         grads = (grads,) * n
     vjp = tuple(functools.partial(_vjp_rule, name, i) if g else None for i, g in enumerate(grads))
-    return register(
-        Op(name, _infer(dtype_rule, bools), _impl(lam), vjp, "pointwise", lam, doc=doc or str(lam))
-    )
+    op = Op(name, _infer(dtype_rule, bools), _impl(lam), vjp, "pointwise", lam, doc=doc or str(lam))
+    if vjps:
+        op.meta["vjps"] = dict(vjps)
+    return register(op)
 
 
 def derivative_op(name: str, i: int):
@@ -118,12 +124,16 @@ def _derive(op: Op, i: int):
     while c.name in names:
         k += 1
         c = sp.Symbol(f"ct{k}", real=True)
-    # no sp.simplify: it took ~100 ms per derivative (the first backward of a program paid it,
-    # and a hypothesis test's first example blew its 200 ms deadline), and its rewrites are not
-    # numerically better (tanh' became cosh(x)**-2, pow's x**(y-1)*y)
-    e = c * sp.diff(lam.expr, lam.variables[i])
-    # sign's derivative is 2*DiracDelta: zero wherever it is defined, as torch has it
-    e = e.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
+    given = op.meta.get("vjps", {}).get(i)
+    if given is not None:  # a convention, used as written
+        e = given.xreplace({ct: c})
+    else:
+        # no sp.simplify: it took ~100 ms per derivative (the first backward of a program paid
+        # it, and a hypothesis test's first example blew its 200 ms deadline), and its rewrites
+        # are not numerically better (tanh' became cosh(x)**-2, pow's x**(y-1)*y)
+        e = c * sp.diff(lam.expr, lam.variables[i])
+        # sign's derivative is 2*DiracDelta: zero wherever it is defined, as torch has it
+        e = e.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
     if e == c:
         return "identity"
     if e == 0:
@@ -177,8 +187,25 @@ def elementwise(name: str, fn, doc: str = ""):
     return call
 
 
-def _relu(v):
-    return sp.Piecewise((v, v > 0), (0, True))
+def _larger(a, b):
+    """``a`` if it is the larger, else ``b``; nan if either is nan: every comparison with nan is
+    false, so nan falls through to ``a + b``. (Written with three explicit cases because sympy
+    folds ``(b, a < b), (a, a >= b)`` into ``(b, a < b), (a, True)``, which drops the nan.)"""
+    return sp.Piecewise((a, a > b), (b, a < b), (a, sp.Eq(a, b)), (a + b, True))
+
+
+def _smaller(a, b):
+    return sp.Piecewise((a, a < b), (b, a > b), (a, sp.Eq(a, b)), (a + b, True))
+
+
+def _where_ct(cond):
+    """``ct`` where ``cond`` holds, else exactly 0 (torch's masked gradients: no ``0 * inf``)."""
+    return sp.Piecewise((ct, cond), (0, True))
+
+
+# max/min at a tie give each side half the gradient; with a nan each side gets all of it (torch)
+def _minmax_vjp(lose):
+    return sp.Piecewise((0, lose), (ct / 2, sp.Eq(x, y)), (ct, True))
 
 
 # name, expression, dtype rule, which inputs have gradients
@@ -186,25 +213,70 @@ pointwise("add", sp.Lambda((x, y), x + y))
 pointwise("sub", sp.Lambda((x, y), x - y), bools=False)
 pointwise("mul", sp.Lambda((x, y), x * y))
 pointwise("div", sp.Lambda((x, y), x / y), "float")
-pointwise("pow", sp.Lambda((x, y), x**y))
 pointwise("neg", sp.Lambda(x, -x), bools=False)
-pointwise("abs", sp.Lambda(x, sp.Abs(x)))
-pointwise("relu", sp.Lambda(x, _relu(x)), doc="max(x, 0); its derivative at 0 is 0, as in torch")
+pointwise(
+    "pow",
+    sp.Lambda((x, y), x**y),
+    vjps={  # torch: no gradient for x where y == 0, none for y where x == 0 and y >= 0
+        0: sp.Piecewise((0, sp.Eq(y, 0)), (ct * y * x ** (y - 1), True)),
+        1: sp.Piecewise((0, sp.Eq(x, 0) & (y >= 0)), (ct * x**y * sp.log(x), True)),
+    },
+)
+pointwise(
+    "abs",
+    sp.Lambda(x, sp.Abs(x)),
+    vjps={0: ct * sp.Piecewise((1, x > 0), (-1, x < 0), (0, True))},  # sgn: 0 at 0 and nan
+)
+pointwise(
+    "relu",
+    sp.Lambda(x, sp.Piecewise((0, x <= 0), (x, True))),
+    vjps={0: sp.Piecewise((0, x <= 0), (ct, True))},
+    doc="max(x, 0), nan kept; its derivative at 0 is 0 and at nan 1, as in torch",
+)
 pointwise("exp", sp.Lambda(x, sp.exp(x)), "float")
 pointwise("log", sp.Lambda(x, sp.log(x)), "float")
 pointwise("sqrt", sp.Lambda(x, sp.sqrt(x)), "float")
 pointwise("sin", sp.Lambda(x, sp.sin(x)), "float")
 pointwise("cos", sp.Lambda(x, sp.cos(x)), "float")
 pointwise("tanh", sp.Lambda(x, sp.tanh(x)), "float")
-# Written with tanh: stable at both tails (no exp overflow) and vectorisable.
-pointwise("sigmoid", sp.Lambda(x, (sp.tanh(x / 2) + 1) / 2), "float")
-pointwise("maximum", sp.Lambda((x, y), sp.Piecewise((x, x >= y), (y, True))))
-pointwise("minimum", sp.Lambda((x, y), sp.Piecewise((x, x <= y), (y, True))))
+# Each branch is exp of a non-positive number: no overflow, and the tails keep their relative
+# precision (log(sigmoid(-40)) is -40; (tanh(x/2) + 1)/2 rounds it to 0).
+pointwise(
+    "sigmoid",
+    sp.Lambda(x, sp.Piecewise((1 / (1 + sp.exp(-x)), x >= 0), (sp.exp(x) / (1 + sp.exp(x)), True))),
+    "float",
+)
+pointwise(
+    "maximum",
+    sp.Lambda((x, y), _larger(x, y)),
+    vjps={0: _minmax_vjp(x < y), 1: _minmax_vjp(x > y)},
+    doc="elementwise max; nan if either is nan; a tie splits the gradient",
+)
+pointwise(
+    "minimum",
+    sp.Lambda((x, y), _smaller(x, y)),
+    vjps={0: _minmax_vjp(x > y), 1: _minmax_vjp(x < y)},
+    doc="elementwise min; nan if either is nan; a tie splits the gradient",
+)
+# clamp's bounds: x keeps the whole gradient on a bound and none at nan (torch's clamp)
+pointwise(
+    "clamp_min",
+    sp.Lambda((x, y), _larger(x, y)),
+    vjps={0: _where_ct(x >= y), 1: _where_ct(x < y)},
+    doc="max(x, min) as clamp computes it: nan kept, the gradient 1 for x on the bound",
+)
+pointwise(
+    "clamp_max",
+    sp.Lambda((x, y), _smaller(x, y)),
+    vjps={0: _where_ct(x <= y), 1: _where_ct(x > y)},
+    doc="min(x, max) as clamp computes it: nan kept, the gradient 1 for x on the bound",
+)
 pointwise(
     "where",
     sp.Lambda((z, x, y), sp.Piecewise((x, sp.Ne(z, 0)), (y, True))),
     "select",
     grads=(False, True, True),
+    vjps={1: _where_ct(sp.Ne(z, 0)), 2: sp.Piecewise((0, sp.Ne(z, 0)), (ct, True))},
 )
 for _name, _rel in [
     ("lt", sp.Lt),

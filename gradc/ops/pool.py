@@ -22,12 +22,12 @@ from gradc.ops.window import check_4d, check_size, out_hw, pad, tap, taps, unpad
 from gradc.shapes import TensorType, same_dim
 
 
-def _check(t: TensorType, what: str, kernel_size, padding, dilation=(1, 1)) -> None:
+def _check(t: TensorType, what: str, kernel_size, padding) -> None:
     check_4d(t, what)
     if not t.dtype.is_floating_point:
         raise DTypeError(f"pooling needs a floating point tensor, got {t.dtype.name}")
-    for k, p, d in zip(kernel_size, padding, dilation):
-        if 2 * p > d * (k - 1) + 1:
+    for k, p in zip(kernel_size, padding):
+        if p > k // 2:  # torch's limit: half the kernel, whatever the dilation
             raise ShapeError(
                 f"padding {tuple(padding)} must be at most half of the kernel {tuple(kernel_size)}"
             )
@@ -41,7 +41,7 @@ def _pool_type(t, kernel_size, stride, padding, dilation=(1, 1)) -> TensorType:
 
 # ---- max_pool2d -----------------------------------------------------------------------------
 def _max_infer(x, *, kernel_size, stride, padding, dilation) -> TensorType:
-    _check(x, "the input", kernel_size, padding, dilation)
+    _check(x, "the input", kernel_size, padding)
     return _pool_type(x, kernel_size, stride, padding, dilation)
 
 
@@ -64,7 +64,7 @@ def _argmax(x, kernel_size, stride, padding, dilation):
 
 def _routed_infer(ct, x, *, kernel_size, stride, padding, dilation) -> TensorType:
     """Types of ``max_pool2d_backward(ct, x)``: ``ct`` is pooled-shaped, the result x-shaped."""
-    _check(x, "the input", kernel_size, padding, dilation)
+    _check(x, "the input", kernel_size, padding)
     check_4d(ct, "the cotangent")
     out = _pool_type(x, kernel_size, stride, padding, dilation)
     if ct.dtype is not x.dtype:
@@ -85,7 +85,7 @@ def _backward_impl(ct, x, *, kernel_size, stride, padding, dilation):
 
 
 def _select_infer(g, x, *, kernel_size, stride, padding, dilation) -> TensorType:
-    _check(x, "the input", kernel_size, padding, dilation)
+    _check(x, "the input", kernel_size, padding)
     if (
         g.dtype is not x.dtype
         or g.ndim != 4

@@ -119,7 +119,8 @@ _pointwise_row("add", lambda x, y: x + y, ANY, ANY)
 _pointwise_row("sub", lambda x, y: x - y, ANY, ANY)
 _pointwise_row("mul", lambda x, y: x * y, ANY, ANY)
 _pointwise_row("div", lambda x, y: x / y, ANY, NONZERO)
-_pointwise_row("pow", lambda x, y: x**y, POSITIVE, floats(-2.0, 2.0))
+# exponent 0 is a convention point (torch: no gradient for x there), so it is left out
+_pointwise_row("pow", lambda x, y: x**y, POSITIVE, floats(-2.0, 2.0).filter(bool))
 _pointwise_row("neg", lambda x: -x, ANY)
 _pointwise_row("abs", gradc.abs, AWAY_FROM_0)
 _pointwise_row("relu", gradc.relu, AWAY_FROM_0)
@@ -130,8 +131,11 @@ _pointwise_row("sin", gradc.sin, ANY)
 _pointwise_row("cos", gradc.cos, ANY)
 _pointwise_row("tanh", gradc.tanh, ANY)
 _pointwise_row("sigmoid", gradc.sigmoid, floats(-6.0, 6.0))
-_pointwise_row("maximum", gradc.maximum, GRID, GRID_SHIFTED)
-_pointwise_row("minimum", gradc.minimum, GRID, GRID_SHIFTED)
+# torch.maximum takes two tensors only (a number is a TypeError)
+_pointwise_row("maximum", gradc.maximum, GRID, GRID_SHIFTED, scalars=False)
+_pointwise_row("minimum", gradc.minimum, GRID, GRID_SHIFTED, scalars=False)
+_pointwise_row("clamp_min", gradc.clamp_min, GRID, GRID_SHIFTED)
+_pointwise_row("clamp_max", gradc.clamp_max, GRID, GRID_SHIFTED)
 
 
 @case("where")
@@ -305,7 +309,7 @@ def _matmul(draw, small=False):
 def _window(draw, small: bool, dilation: bool = True):
     """kernel, stride, padding, dilation pairs and a spatial size ``(h, w)`` the window fits.
 
-    Padding stays within half the effective kernel (pooling's limit; conv2d accepts it too).
+    Padding stays within half the kernel (pooling's limit, as torch's; conv2d accepts it too).
     A dilated window gets an input at least as large as itself, so no window of taps lands
     on padding only (max_pool2d would give -inf there, as torch does).
     """
@@ -313,7 +317,7 @@ def _window(draw, small: bool, dilation: bool = True):
     s = tuple(draw(st.integers(1, 2)) for _ in range(2))
     d = tuple(draw(st.integers(1, 2)) for _ in range(2)) if dilation else (1, 1)
     eff = [dd * (kk - 1) + 1 for kk, dd in zip(k, d)]
-    p = tuple(draw(st.integers(0, e // 2)) for e in eff)
+    p = tuple(draw(st.integers(0, kk // 2)) for kk in k)
     low = [e if dd > 1 else max(1, e - 2 * pp) for e, dd, pp in zip(eff, d, p)]
     hw = tuple(draw(st.integers(lo, e + (1 if small else 3))) for lo, e in zip(low, eff))
     return k, s, p, d, hw

@@ -246,6 +246,7 @@ def test_simplify_removes_and_merges_views():
 
 UNARY = ["exp", "tanh", "sigmoid", "relu", "neg", "abs", "sin", "cos"]
 BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "pow"]
+CLAMP = {"maximum": "clamp_min", "minimum": "clamp_max"}
 
 
 @given(
@@ -269,8 +270,12 @@ def test_property_pointwise_chains_simplify_to_the_same_values(program):
             fn = getattr(gradc, op)
             if op in UNARY:
                 acc = fn(acc)
-            else:  # integer powers only: sympy's (x**a)**b = x**(a*b) holds in its domain
-                acc = fn(acc, 2.0 if op == "pow" else env.get(operand, operand))
+            elif op == "pow":  # integer powers only: sympy's (x**a)**b = x**(a*b) holds there
+                acc = fn(acc, 2.0)
+            elif operand in env:
+                acc = fn(acc, env[operand])
+            else:  # torch.maximum takes tensors only; a number bound is clamp's
+                acc = getattr(gradc, CLAMP.get(op, op))(acc, operand)
         return acc
 
     g = gradc.trace(f, spec(N, 3), spec(3))

@@ -1,0 +1,101 @@
+"""Reductions read ``dim`` and route gradients as PyTorch 2.x does (issue 13's items)."""
+
+import math
+
+import numpy as np
+import pytest
+
+import gradc
+
+nan, inf = math.nan, math.inf
+
+
+def leaf(v):
+    return gradc.tensor(v, dtype=gradc.float64, requires_grad=True)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin"])
+@pytest.mark.parametrize("dim", [(), []])
+def test_an_empty_dim_list_reduces_every_dim(name, dim):
+    x = gradc.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    expect = {"sum": 21.0, "mean": 3.5, "amax": 6.0, "amin": 1.0}[name]
+    out = getattr(x, name)(dim=dim)
+    assert out.shape == () and out.item() == expect
+    assert getattr(x, name)(dim=dim, keepdim=True).shape == (1, 1)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin", "argmax", "argmin"])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_a_0d_tensor_takes_dim_0_and_minus_1(name, dim):
+    x = gradc.tensor(2.0)
+    out = getattr(x, name)(dim)
+    assert out.shape == () and out.item() == (0 if name.startswith("arg") else 2.0)
+    values, indices = x.max(dim)
+    assert values.item() == 2.0 and indices.item() == 0
+    with pytest.raises(gradc.ShapeError):
+        x.sum(1)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_of_a_0d_tensor(name):
+    out = getattr(gradc.nn.functional, name)(gradc.tensor(2.0), 0)
+    assert out.shape == () and out.item() == (1.0 if name == "softmax" else 0.0)
+
+
+def test_max_dim_gives_a_tie_whole_gradient_to_the_returned_index():
+    x = leaf([[1.0, 3.0, 3.0], [5.0, 5.0, 0.0]])
+    values, indices = x.max(1)
+    values.sum().backward()
+    assert indices.tolist() == [1, 0]
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 1, 0], [1, 0, 0]])
+    y = leaf([3.0, 1.0, 1.0])
+    y.min(0).values.backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [0, 1, 0])
+
+
+@pytest.mark.parametrize(
+    "fn, values, expect",
+    [
+        (lambda x: x.max(), [1.0, 3.0, 3.0], [0, 0.5, 0.5]),
+        (lambda x: x.amax(), [1.0, 3.0, 3.0], [0, 0.5, 0.5]),
+        (lambda x: x.min(), [5.0, 1.0, 1.0], [0, 0.5, 0.5]),
+    ],
+)
+def test_max_without_dim_and_amax_share_a_tie(fn, values, expect):
+    x = leaf(values)
+    fn(x).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), expect)
+
+
+def test_max_with_nan_routes_the_gradient_to_the_nans():
+    x = leaf([1.0, nan, 3.0, nan])
+    out = x.max()
+    out.backward()
+    assert math.isnan(out.item())
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 0.5, 0, 0.5])
+    y = leaf([1.0, nan, 3.0, nan])
+    values, indices = y.max(0)
+    values.backward()
+    assert math.isnan(values.item()) and indices.item() == 1
+    np.testing.assert_array_equal(y.grad.numpy(), [0, 1, 0, 0])
+
+
+def test_amax_with_nan_gives_nan_gradients_as_torch_does():
+    x = leaf([1.0, nan, 3.0])
+    x.amax().backward()
+    assert np.isnan(x.grad.numpy()).all()
+
+
+@pytest.mark.parametrize("fn", [lambda x: x.max(), lambda x: x.max(0).values])
+def test_an_inf_cotangent_stays_at_the_max(fn):
+    x = leaf([1.0, 2.0, 3.0])
+    (fn(x) * inf).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 0, inf])
+
+
+def test_max_dim_keepdim_and_negative_dims():
+    x = leaf(np.arange(24.0).reshape(2, 3, 4) % 5)
+    values, indices = x.max(-2, keepdim=True)
+    assert values.shape == (2, 1, 4) and indices.shape == (2, 1, 4)
+    values.sum().backward()
+    assert x.grad.numpy().sum(1).tolist() == np.ones((2, 4)).tolist()
