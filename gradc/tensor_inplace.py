@@ -8,6 +8,8 @@ nodes that read it.
 
 from __future__ import annotations
 
+import numpy as np
+
 from gradc import dtypes, views
 from gradc import functions as F
 from gradc.autograd import grad_mode
@@ -57,7 +59,8 @@ class InplaceOps:
         if rebase and view is not None:
             views.check_rebase(self, what)
         elif grad and self.requires_grad and not result.requires_grad:
-            result = F.where(True, result, src)  # overwritten: no gradient reaches the old value
+            # overwritten: no gradient reaches the old value
+            result = F.where(_wrap(np.True_), result, src)
         if not self._data.flags.writeable:
             self._data = self._data.copy()  # e.g. an array numpy handed us read-only
         self._data[...] = result._data

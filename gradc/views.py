@@ -81,7 +81,8 @@ def attrs_key(attrs: dict) -> tuple:
 def track(out, src, op, attrs) -> None:
     """Called by ``apply`` for a view op: make ``out`` a view of ``src``'s base if it shares
     memory with it (numpy's reshape copies when it cannot view, and so does torch's)."""
-    if not np.may_share_memory(out._data, src._data):
+    d = out._data
+    if not (np.may_share_memory(d, src._data) or (d.size == 0 and d.base is not None)):
         return
     _link(out, src, op.name, attrs)
 
