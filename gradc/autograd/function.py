@@ -59,14 +59,26 @@ class BackwardNode(Node):
                 op=self.name(),
             )
         self._check_versions()
+        out = self._saved_out()
         grads = []
         for i, need in enumerate(self.needs):
             if not need:
                 grads.append(None)
                 continue
             rule = self.op.vjp_rule(i)
-            grads.append(rule(ct, *self.saved, out=self.out, **self.attrs))
+            grads.append(rule(ct, *self.saved, out=out, **self.attrs))
         return grads
+
+    def _saved_out(self):
+        """The forward result; under ``create_graph`` it is this node's output again, so a
+        rule written with it (exp's ``ct * out``) differentiates back through this node."""
+        from gradc.autograd import grad_mode
+
+        if not grad_mode.is_grad_enabled():
+            return self.out
+        out = self.out.detach()
+        out._grad_fn, out._requires_grad = self, True
+        return out
 
     def _check_versions(self) -> None:
         """Only what the needed rules read: torch raises for what it saved, nothing else."""

@@ -3,7 +3,8 @@
 torch raises when a tensor its backward *saved* was modified in place since; a tensor it did
 not save (the input of ``sum``, of a view, of ``add``) may change freely. gradc keeps every input
 but checks only what the rules of the inputs that need a gradient read: for sympy pointwise ops
-that is derived from the derivative; other ops are listed here by name.
+that is derived from the derivative (exp, tanh, sigmoid, sqrt and relu read their output, as
+torch's do: ``pointwise.FROM_OUTPUT``); other ops are listed here by name.
 """
 
 from __future__ import annotations
@@ -32,10 +33,6 @@ READS: dict[str, object] = {
     "avg_pool2d_backward": (),
 }
 
-# Pointwise ops whose backward torch computes from the result it saved: writing to that result
-# in place makes backward raise in torch, so it does here too.
-SAVES_OUT = frozenset({"exp", "tanh", "sigmoid", "sqrt", "relu"})
-
 
 def reads(op, i: int) -> tuple:
     """The saved values the vjp rule of input ``i`` of ``op`` reads (ints and/or OUT)."""
@@ -44,8 +41,6 @@ def reads(op, i: int) -> tuple:
         got = _pointwise_reads(op, i)
     elif isinstance(got, dict):
         got = got.get(i, ())
-    if op.name in SAVES_OUT:
-        got = (*got, OUT)
     return got
 
 
@@ -56,4 +51,4 @@ def _pointwise_reads(op, i: int) -> tuple:
     if not (isinstance(rule, functools.partial) and rule.func is _vjp_rule):
         return tuple(range(99))  # a hand-written rule: assume it reads every input
     dop = derivative_op(op.name, i)
-    return () if isinstance(dop, str) else tuple(dop.meta["args"])
+    return () if isinstance(dop, str) else tuple(dop.meta["args"])  # ints and/or "out"

@@ -109,6 +109,18 @@ def derivative_op(name: str, i: int):
     return derived[i]
 
 
+# d op / dx written with the op's output, as torch's backward computes it: these ops save their
+# result, not their input, so writing to the input in place afterwards is fine (and writing to
+# the result is an error), exactly as in torch.
+FROM_OUTPUT = {
+    "exp": lambda o: o,
+    "tanh": lambda o: 1 - o**2,
+    "sigmoid": lambda o: o * (1 - o),
+    "sqrt": lambda o: 1 / (2 * o),
+    "relu": lambda o: sp.Piecewise((1, o > 0), (0, True)),
+}
+
+
 def _derive(op: Op, i: int):
     name, dname = op.name, f"{op.name}_vjp{i}"
     if dname in OPS:  # an op re-registered under an old name (tests do this)
@@ -118,6 +130,12 @@ def _derive(op: Op, i: int):
     while c.name in names:
         k += 1
         c = sp.Symbol(f"ct{k}", real=True)
+    if name in FROM_OUTPUT:
+        o = sp.Symbol("out", real=True)
+        e = sp.simplify(c * FROM_OUTPUT[name](o))
+        dop = pointwise(dname, sp.Lambda((c, o), e), "promote", doc=f"vjp of {name}: {e}")
+        dop.meta["args"] = ("out",)
+        return dop
     d = sp.simplify(sp.diff(lam.expr, lam.variables[i]))
     e = sp.simplify(c * d)
     if e == c:
@@ -141,7 +159,7 @@ def _vjp_rule(name: str, i: int, ct_t, *inputs, out=None):
     if dop == "identity":
         g = ct_t
     else:
-        g = fn.apply(dop, ct_t, *(inputs[k] for k in dop.meta["args"]))
+        g = fn.apply(dop, ct_t, *(out if k == "out" else inputs[k] for k in dop.meta["args"]))
     g = fn.sum_to(g, target.shape)
     return g if g.dtype is target.dtype else fn.cast(g, target.dtype)
 
