@@ -60,7 +60,7 @@ class InplaceOps:
             views.check_rebase(self, what)
         elif grad and self.requires_grad and not result.requires_grad:
             # overwritten: no gradient reaches the old value
-            result = F.where(_wrap(np.True_), result, src)
+            result = F.where(_wrap(np.asarray(True)), result, src)
         if not self._data.flags.writeable:
             self._data = self._data.copy()  # e.g. an array numpy handed us read-only
         self._data[...] = result._data
