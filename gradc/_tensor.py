@@ -11,6 +11,7 @@ from gradc.errors import AutogradError, DeviceError, DTypeError, ShapeError, Tra
 from gradc.shapes import TensorType, prod
 from gradc.tensor_inplace import InplaceOps
 from gradc.tensor_repr import tensor_repr
+from gradc.views import AliasState
 
 
 class Size(tuple):
@@ -27,7 +28,7 @@ class Size(tuple):
         return f"gradc.Size([{', '.join(str(d) for d in self)}])"
 
 
-class Tensor(InplaceOps):
+class Tensor(InplaceOps, AliasState):
     """A multi-dimensional array with autograd, used the way torch.Tensor is.
 
     >>> x = gradc.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
@@ -39,11 +40,12 @@ class Tensor(InplaceOps):
 
     __slots__ = (
         "_data",
-        "requires_grad",
+        "_requires_grad",
         "grad",
-        "grad_fn",
+        "_grad_fn",
         "_accumulator",
-        "_version",
+        "_vc",  # the version counter, a one-item list shared by a base and its views
+        "_view",  # a views.ViewInfo, or None for a tensor that is not a view
         "_retains_grad",
         "__weakref__",
         "__dict__",
@@ -59,11 +61,12 @@ class Tensor(InplaceOps):
 
     def _init(self, data, requires_grad=False):
         self._data = data
-        self.requires_grad = requires_grad
+        self._requires_grad = requires_grad
         self.grad = None
-        self.grad_fn = None
+        self._grad_fn = None
         self._accumulator = None
-        self._version = 0
+        self._vc = [0]
+        self._view = None
         self._retains_grad = False
 
     @classmethod
@@ -242,8 +245,10 @@ class Tensor(InplaceOps):
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph."""
-        return Tensor._wrap(self._data)
+        """The same data and version counter, cut from the graph."""
+        t = Tensor._wrap(self._data)
+        t._vc = self._vc
+        return t
 
     def detach_(self) -> Tensor:
         self.grad_fn, self.requires_grad = None, False
@@ -251,7 +256,7 @@ class Tensor(InplaceOps):
 
     @property
     def data(self) -> Tensor:
-        """The same storage without autograd; writing to it bypasses the tape, as in torch."""
+        """The same storage without autograd or version counter: writes bypass the tape."""
         return Tensor._wrap(self._data)
 
     @data.setter

@@ -15,6 +15,7 @@ from gradc.autograd.function import make_node
 from gradc.errors import DeviceError, GradcError, tensor_types
 from gradc.ops.table import get_op
 from gradc.shapes import is_symbolic
+from gradc.views import track as track_view
 
 _trace_stack: list = []
 
@@ -98,6 +99,8 @@ def apply(op, *args, **attrs):
             err = GradcError(f"{type(e).__name__} from numpy: {e}")
             raise err.with_context(op=signature(op.name, inputs)) from e
         out = Tensor._wrap(data)
+        if op.view:  # shares storage and the version counter with its input (gradc.views)
+            track_view(out, inputs[0], op, attrs)
     # Only float results carry gradients (torch: ``x.long()`` does not require grad).
     if grad_mode.is_grad_enabled() and op.vjp and out_type.dtype.is_floating_point:
         needs = [t.requires_grad and op.vjp_rule(i) is not None for i, t in enumerate(inputs)]

@@ -14,6 +14,7 @@ from gradc.dispatch import apply
 from gradc.errors import DTypeError, GradcError, ShapeError, with_op_context
 from gradc.indexing import normalize_index
 from gradc.shapes import canon, infer_reshape, norm_dim, norm_dims, prod, same_dim
+from gradc.views import alias
 
 __all__ = []  # filled by _public below
 
@@ -317,7 +318,7 @@ def reshape(x, *shape):
     """Same elements, new shape; one entry may be -1."""
     shape = _shape_arg(shape)
     if len(shape) == x.ndim and builtins.all(same_dim(a, b) for a, b in zip(shape, x.shape)):
-        return x
+        return alias(x, "reshape", shape=shape)
     return apply("reshape", x, shape=shape)
 
 
@@ -346,7 +347,7 @@ def expand(x, *shape):
     if len(shape) == x.ndim and builtins.all(
         (isinstance(a, int) and a == -1) or same_dim(a, b) for a, b in zip(shape, x.shape)
     ):
-        return x
+        return alias(x, "expand", shape=shape)
     return apply("expand", x, shape=shape)
 
 
@@ -375,7 +376,7 @@ def permute(x, *dims):
     dims = _shape_arg(dims)
     dims = tuple(norm_dim(d, x.ndim) for d in dims)
     if dims == tuple(range(x.ndim)):
-        return x
+        return alias(x, "permute", dims=dims)
     return apply("permute", x, dims=dims)
 
 
@@ -395,7 +396,7 @@ def t(x):
     """Transpose a tensor of at most 2 dims."""
     if x.ndim > 2:
         raise ShapeError(f"t() expects a tensor with <= 2 dims, got {x.type}")
-    return x if x.ndim < 2 else transpose(x, 0, 1)
+    return alias(x, "permute", dims=tuple(range(x.ndim))) if x.ndim < 2 else transpose(x, 0, 1)
 
 
 @_public
@@ -459,7 +460,7 @@ def getitem(x, idx):
     if builtins.all(isinstance(i, slice) for i in index) and builtins.all(
         i == slice(0, s, 1) for i, s in zip(index, x.shape)
     ):
-        return x
+        return alias(x, "getitem", index=index)
     return apply("getitem", x, index=index)
 
 

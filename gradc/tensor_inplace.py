@@ -1,16 +1,19 @@
 """Tensor's in-place methods (``add_``, ``+=``, ``zero_``...) and torch's rules for them.
 
 An in-place op computes its result out of place through ``apply`` (so it is recorded like any
-op), then writes it into this tensor's storage; leaves that require grad refuse, and the tape
-keeps the pre-write value for the node that reads it.
+op), then writes it into this tensor's storage, which views share (``gradc.views``); leaves
+that require grad and views of them refuse, and the tape keeps the pre-write value for the
+nodes that read it.
 """
 
 from __future__ import annotations
 
-from gradc import dtypes
+import numpy as np
+
+from gradc import dtypes, views
 from gradc import functions as F
 from gradc.autograd import grad_mode
-from gradc.errors import AutogradError, DTypeError, ShapeError, TraceError
+from gradc.errors import DTypeError, ShapeError, TraceError
 
 
 def _wrap(data, requires_grad=False):
@@ -24,82 +27,90 @@ class InplaceOps:
 
     __slots__ = ()
 
-    def _inplace(self, result, what: str):
-        """Write ``result`` into this tensor's storage, following torch's autograd rules."""
-        if self.is_leaf and self.requires_grad and grad_mode.is_grad_enabled():
-            raise AutogradError(
-                "a leaf Variable that requires grad is being used in an in-place operation; "
-                "wrap the update in `with gradc.no_grad():` or use .data",
-                op=f"{what}({self.type})",
+    def _inplace(self, what: str, fn, *operands):
+        """``self = fn(self)`` written into this tensor's storage (and so into its base's
+        and every view's), following torch's rules for leaves, views and saved tensors."""
+        if self.is_traced:
+            raise TraceError(
+                "in-place ops are not supported while tracing", op=f"{what}({self.type})"
             ).with_context()
+        views.check_writable(self, what)
+        src = self
+        grad = grad_mode.is_grad_enabled()
+        if grad and any(getattr(t, "requires_grad", False) for t in (self, *operands)):
+            src = views.snapshot(self)  # nodes recorded by ``fn`` read the value before the write
+        result = fn(src)
         if tuple(result.shape) != tuple(self.shape):
             raise ShapeError(
                 f"the result of shape {list(result.shape)} does not fit the in-place target of "
                 f"shape {list(self.shape)}",
                 op=f"{what}({self.type})",
             ).with_context()
-        if dtypes.promote(result.dtype, self.dtype) is not self.dtype:
-            raise DTypeError(
-                f"result type {result.dtype.name} can't be cast to the desired output type "
-                f"{self.dtype.name}",
-                op=f"{what}({self.type})",
-            ).with_context()
-        if self.is_traced:
-            raise TraceError(
-                "in-place ops are not supported while tracing", op=f"{what}({self.type})"
-            ).with_context()
-        node = result.grad_fn
-        if node is not None and hasattr(node, "saved"):
-            old = _wrap(self._data.copy(), self.requires_grad)
-            old.grad_fn, old._accumulator, old._version = (
-                self.grad_fn,
-                self._accumulator,
-                self._version,
-            )
-            node.saved = [old if s is self else s for s in node.saved]
-        if not self._data.flags.writeable or self.grad_fn is not None:
-            # A recorded result may share storage with a leaf (a view) or with its node's saved
-            # ``out``: write to a fresh copy so neither changes under autograd's feet.
-            self._data = self._data.copy()
+        if result.dtype is not self.dtype:
+            if dtypes.promote(result.dtype, self.dtype) is not self.dtype:
+                raise DTypeError(
+                    f"result type {result.dtype.name} can't be cast to the desired output type "
+                    f"{self.dtype.name}",
+                    op=f"{what}({self.type})",
+                ).with_context()
+            result = F.cast(result, self.dtype)
+        view = self._view
+        rebase = grad and (result.requires_grad or (view is not None and view.base.requires_grad))
+        if rebase and view is not None:
+            views.check_rebase(self, what)
+        elif grad and self.requires_grad and not result.requires_grad:
+            # overwritten: no gradient reaches the old value
+            result = F.where(_wrap(np.asarray(True)), result, src)
+        if not self._data.flags.writeable:
+            self._data = self._data.copy()  # e.g. an array numpy handed us read-only
         self._data[...] = result._data
-        self._version += 1
-        if node is not None:
+        self._vc[0] += 1
+        node = result.grad_fn
+        if node is not None and node.out is not None:
+            node.out, node.out_version = self.detach(), self._vc[0]  # what torch saves
+        if rebase and view is not None:
+            views.rebase(self, result)
+        elif node is not None:
             self.grad_fn, self.requires_grad = node, True
         return self
 
+    def __setitem__(self, idx, value):
+        """``x[idx] = value``: an in-place copy into the view ``x[idx]`` (torch's CopySlices)."""
+        F.getitem(self, idx).copy_(value)
+
     def add_(self, o, *, alpha=1):
-        return self._inplace(F.add(self, o if alpha == 1 else F.mul(o, alpha)), "add_")
+        return self._inplace("add_", lambda s: F.add(s, o if alpha == 1 else F.mul(o, alpha)), o)
 
     def sub_(self, o, *, alpha=1):
-        return self._inplace(F.sub(self, o if alpha == 1 else F.mul(o, alpha)), "sub_")
+        return self._inplace("sub_", lambda s: F.sub(s, o if alpha == 1 else F.mul(o, alpha)), o)
 
     def mul_(self, o):
-        return self._inplace(F.mul(self, o), "mul_")
+        return self._inplace("mul_", lambda s: F.mul(s, o), o)
 
     def div_(self, o):
-        return self._inplace(F.div(self, o), "div_")
+        return self._inplace("div_", lambda s: F.div(s, o), o)
 
     def pow_(self, o):
-        return self._inplace(F.pow(self, o), "pow_")
+        return self._inplace("pow_", lambda s: F.pow(s, o), o)
 
     def clamp_(self, min=None, max=None):
-        return self._inplace(F.clamp(self, min, max), "clamp_")
+        return self._inplace("clamp_", lambda s: F.clamp(s, min, max), min, max)
 
     def relu_(self):
-        return self._inplace(F.relu(self), "relu_")
+        return self._inplace("relu_", F.relu)
 
     def addcmul_(self, a, b, *, value=1):
-        return self._inplace(F.add(self, F.mul(F.mul(a, b), value)), "addcmul_")
+        return self._inplace("addcmul_", lambda s: F.add(s, F.mul(F.mul(a, b), value)), a, b)
 
     def addcdiv_(self, a, b, *, value=1):
-        return self._inplace(F.add(self, F.mul(F.div(a, b), value)), "addcdiv_")
+        return self._inplace("addcdiv_", lambda s: F.add(s, F.mul(F.div(a, b), value)), a, b)
 
     def copy_(self, src):
         src = F.as_tensor(src, dtype=self.dtype)
-        return self._inplace(F.add(F.expand(src, self.shape), F.zeros_like(self)), "copy_")
+        return self._inplace("copy_", lambda s: F.add(F.expand(src, s.shape), F.zeros_like(s)), src)
 
     def fill_(self, value):
-        return self._inplace(F.full_like(self, value), "fill_")
+        return self._inplace("fill_", lambda s: F.full_like(s, value))
 
     def zero_(self):
         return self.fill_(0)
@@ -108,13 +119,13 @@ class InplaceOps:
         from gradc.creation import _rng
 
         data = _rng().uniform(a, b, size=self.shape).astype(self.dtype.np)
-        return self._inplace(_wrap(data), "uniform_")
+        return self._inplace("uniform_", lambda s: _wrap(data))
 
     def normal_(self, mean=0.0, std=1.0):
         from gradc.creation import _rng
 
         data = _rng().normal(mean, std, size=self.shape).astype(self.dtype.np)
-        return self._inplace(_wrap(data), "normal_")
+        return self._inplace("normal_", lambda s: _wrap(data))
 
     __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_
 

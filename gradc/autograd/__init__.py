@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gradc.autograd.engine import run_backward
+from gradc.autograd.engine import own, run_backward
 from gradc.autograd.function import AccumulateGrad, Node
 from gradc.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
@@ -33,7 +33,7 @@ def _backward(tensors, grad_tensors, retain_graph, create_graph, inputs):
         )
         for t, g in zip(_as_list(inputs), results):
             if g is not None:
-                g = g if create_graph else g.detach()
+                g = g if create_graph else own(g)
                 t.grad = g if t.grad is None else t.grad + g
         return
     run_backward(tensors, grads, retain_graph=retain, create_graph=create_graph)

@@ -114,8 +114,16 @@ def _walk(outputs, cts, retain_graph, create_graph, inputs):
 
 def _accumulate(leaf, g, create_graph):
     if not create_graph:
-        g = g.detach()
+        g = own(g)
     leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+
+def own(g):
+    """``g`` detached, in storage of its own: a vjp may hand the same array (or an expanded
+    view) to several inputs, and ``.grad`` is written in place by optimizers."""
+    from gradc._tensor import Tensor
+
+    return Tensor._wrap(g._data.copy()) if not g.is_traced else g.detach()
 
 
 __all__ = ["run_backward", "BackwardNode"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from gradc.errors import AutogradError
 
 _node_classes: dict[str, type] = {}
+# grad_fn class names that are not ``<Op>Backward0``, as torch spells them
+NODE_NAMES = {"copy_slices": "CopySlices"}
 
 
 def _camel(name: str) -> str:
@@ -39,7 +41,7 @@ class BackwardNode(Node):
         self.op, self.attrs, self.needs = op, attrs, needs
         self.saved = list(inputs)
         self.versions = [t._version for t in inputs]
-        self.out = out
+        self.out, self.out_version = out, out._version
         self._next = tuple(edge_of(t) if n else (None, 0) for t, n in zip(inputs, needs))
         self.released = False
 
@@ -56,22 +58,48 @@ class BackwardNode(Node):
                 "first backward() or autograd.grad() call if you need to backward twice",
                 op=self.name(),
             )
-        for t, v in zip(self.saved, self.versions):
-            if t._version != v:
-                raise AutogradError(
-                    f"one of the tensors needed for gradient computation has been modified by an "
-                    f"in-place operation: {t.type} is at version {t._version}; expected version "
-                    f"{v}",
-                    op=self.name(),
-                )
+        self._check_versions()
+        out = self._saved_out()
         grads = []
         for i, need in enumerate(self.needs):
             if not need:
                 grads.append(None)
                 continue
             rule = self.op.vjp_rule(i)
-            grads.append(rule(ct, *self.saved, out=self.out, **self.attrs))
+            grads.append(rule(ct, *self.saved, out=out, **self.attrs))
         return grads
+
+    def _saved_out(self):
+        """The forward result; under ``create_graph`` it is this node's output again, so a
+        rule written with it (exp's ``ct * out``) differentiates back through this node."""
+        from gradc.autograd import grad_mode
+
+        if not grad_mode.is_grad_enabled():
+            return self.out
+        out = self.out.detach()
+        out._grad_fn, out._requires_grad = self, True
+        return out
+
+    def _check_versions(self) -> None:
+        """Only what the needed rules read: torch raises for what it saved, nothing else."""
+        from gradc.autograd.saved import OUT, reads
+
+        read = {r for i, n in enumerate(self.needs) if n for r in reads(self.op, i)}
+        for r in read:
+            if r == OUT:
+                t, v, what = self.out, self.out_version, "its output"
+            elif r < len(self.saved):
+                t, v, what = self.saved[r], self.versions[r], f"its input {r}"
+            else:
+                continue
+            if t._version != v:
+                raise AutogradError(
+                    f"one of the tensors needed for gradient computation has been modified by an "
+                    f"in-place operation: {what}, {t.type}, is at version {t._version}; expected "
+                    f"version {v}. Compute the in-place op out of place (y = y * 2), or clone() "
+                    f"the tensor before writing to it",
+                    op=self.name(),
+                )
 
     def release(self) -> None:
         self.saved, self.out, self.released = None, None, True
@@ -91,6 +119,7 @@ def make_node(op, inputs, attrs, out, needs) -> BackwardNode:
     """A node whose class is named after the op (``MulBackward0``), so names read like torch."""
     cls = _node_classes.get(op.name)
     if cls is None:
-        cls = type(f"{_camel(op.name)}Backward0", (BackwardNode,), {})
+        name = NODE_NAMES.get(op.name, f"{_camel(op.name)}Backward0")
+        cls = type(name, (BackwardNode,), {})
         _node_classes[op.name] = cls
     return cls(op, inputs, attrs, out, needs)

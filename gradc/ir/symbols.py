@@ -2,10 +2,88 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import sympy
 
-from gradc.errors import ShapeError
+from gradc.errors import ShapeError, TraceError
 from gradc.shapes import shape_str
+
+# comparisons made by gradc, sympy or the standard library are theirs, not the user's
+_OURS = tuple(
+    os.path.dirname(os.path.abspath(m.__file__)) + os.sep
+    for m in (sys.modules["gradc.errors"], sympy)
+)
+_STDLIB = os.path.dirname(os.path.abspath(os.__file__)) + os.sep
+
+
+def _internal(filename: str) -> bool:
+    return filename.startswith(_OURS) or (
+        filename.startswith(_STDLIB) and "site-packages" not in filename
+    )
+
+
+_guard_hook = None
+
+
+def set_guard_hook(hook):
+    """Let a compiler decide shape predicates while it traces: ``hook(relation)`` gets e.g.
+    ``Eq(N, 2)`` and returns a bool (specialising on the example's size, and recompiling when
+    the answer flips) or None (the predicate raises a TraceError). Returns the previous hook."""
+    global _guard_hook
+    prev, _guard_hook = _guard_hook, hook
+    return prev
+
+
+class SymDim(sympy.Symbol):
+    """A symbolic dimension: a positive integer symbol whose comparisons with numbers, written
+    in user code while tracing, are either decided (``N >= 1``) or refused, never silently
+    False (sympy's ``N == 2`` is structural: False for every N)."""
+
+    def __eq__(self, other):
+        return self._predicate(sympy.Symbol.__eq__(self, other), sympy.Eq, "==", other)
+
+    def __ne__(self, other):
+        eq = sympy.Symbol.__eq__(self, other)
+        return self._predicate(not eq if isinstance(eq, bool) else eq, sympy.Ne, "!=", other)
+
+    def __lt__(self, other):
+        return self._predicate(sympy.Symbol.__lt__(self, other), sympy.Lt, "<", other)
+
+    def __le__(self, other):
+        return self._predicate(sympy.Symbol.__le__(self, other), sympy.Le, "<=", other)
+
+    def __gt__(self, other):
+        return self._predicate(sympy.Symbol.__gt__(self, other), sympy.Gt, ">", other)
+
+    def __ge__(self, other):
+        return self._predicate(sympy.Symbol.__ge__(self, other), sympy.Ge, ">=", other)
+
+    __hash__ = sympy.Symbol.__hash__
+
+    def _predicate(self, plain, rel, sign, other):
+        """``plain`` is sympy's answer; in user code under a trace, an undecidable one raises."""
+        if not isinstance(other, (int, sympy.Expr)) or isinstance(other, bool):
+            return plain
+        from gradc import dispatch
+
+        if not dispatch._trace_stack or _internal(sys._getframe(2).f_code.co_filename):
+            return plain
+        r = rel(self, other)
+        if r in (sympy.true, sympy.false):
+            return bool(r)
+        if _guard_hook is not None:
+            got = _guard_hook(r)
+            if got is not None:
+                return bool(got)
+        raise TraceError(
+            f"`{self} {sign} {other}` compares the symbolic dimension {self}, which is different "
+            f"for each size the graph serves, with {other}: a traced graph cannot take one branch "
+            f"for all of them. Make that dim static (trace without dynamic=/Dim for it), or "
+            f"compute without branching on it",
+            op=f"{self} {sign} {other}",
+        ).with_context()
 
 
 def Dim(name: str) -> sympy.Symbol:
@@ -14,7 +92,7 @@ def Dim(name: str) -> sympy.Symbol:
     >>> N = gradc.Dim("N")
     >>> g = gradc.trace(net, gradc.TensorSpec((N, 1, 32, 32)))   # one graph for every batch size
     """
-    return sympy.Symbol(name, integer=True, positive=True)
+    return SymDim(name, integer=True, positive=True)
 
 
 def bind_shape(env: dict, shape, actual, what: str) -> None:

@@ -237,8 +237,9 @@ def dropout(input, p=0.5, training=True, inplace=False):
     # the mask is an op of the table, so a traced training graph draws a new one every run
     draw = apply("rand", shape=tuple(input.shape), dtype=input.dtype)
     keep = fn.div(fn.cast(fn.ge(draw, p), input.dtype), 1.0 - p)
-    out = fn.mul(input, keep)
-    return input._inplace(out, "dropout_") if inplace else out
+    if inplace:
+        return input._inplace("dropout_", lambda s: fn.mul(s, keep))
+    return fn.mul(input, keep)
 
 
 def _softmax_dim(ndim: int, dim):

@@ -115,6 +115,21 @@ def derivative_op(name: str, i: int):
     return derived[i]
 
 
+# d op / dx written with the op's output, as torch's backward computes it: these ops save their
+# result, not their input, so writing to the input in place afterwards is fine (and writing to
+# the result is an error), exactly as in torch.
+# Each rule is ``ct * d op / dx`` in the cotangent ``c`` and the output ``o``.
+FROM_OUTPUT = {
+    "exp": lambda c, o: c * o,
+    "tanh": lambda c, o: c * (1 - o**2),
+    "sigmoid": lambda c, o: c * o * (1 - o),
+    "sqrt": lambda c, o: c / (2 * o),
+    # torch's threshold_backward: 0 where out <= 0, ct elsewhere (nan included; an inf ct
+    # times an exact 0 branch stays 0)
+    "relu": lambda c, o: sp.Piecewise((0, o <= 0), (c, True)),
+}
+
+
 def _derive(op: Op, i: int):
     name, dname = op.name, f"{op.name}_vjp{i}"
     if dname in OPS:  # an op re-registered under an old name (tests do this)
@@ -124,6 +139,12 @@ def _derive(op: Op, i: int):
     while c.name in names:
         k += 1
         c = sp.Symbol(f"ct{k}", real=True)
+    if name in FROM_OUTPUT:
+        e = FROM_OUTPUT[name](c, sp.Symbol("out", real=True))
+        dop = pointwise(dname, sp.Lambda((c, sp.Symbol("out", real=True)), e), "promote")
+        dop.doc = f"vjp of {name}: {e}"
+        dop.meta["args"] = ("out",)
+        return dop
     given = op.meta.get("vjps", {}).get(i)
     if given is not None:  # a convention, used as written
         e = given.xreplace({ct: c})
@@ -155,7 +176,7 @@ def _vjp_rule(name: str, i: int, ct_t, *inputs, out=None):
     if dop == "identity":
         g = ct_t
     else:
-        g = fn.apply(dop, ct_t, *(inputs[k] for k in dop.meta["args"]))
+        g = fn.apply(dop, ct_t, *(out if k == "out" else inputs[k] for k in dop.meta["args"]))
     g = fn.sum_to(g, target.shape)
     return g if g.dtype is target.dtype else fn.cast(g, target.dtype)
 

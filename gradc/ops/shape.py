@@ -7,7 +7,7 @@ import sympy
 
 from gradc import dtypes
 from gradc.errors import ShapeError
-from gradc.ops.table import Op, register
+from gradc.ops.table import OPS, Op, register
 from gradc.shapes import TensorType, canon, dim_str, infer_reshape, same_dim, shape_str
 
 
@@ -59,6 +59,14 @@ def _expand_infer(t: TensorType, *, shape) -> TensorType:
     return TensorType(t.dtype, _expand_shape(t.shape, shape))
 
 
+def _expand_impl(a, *, shape):
+    r = np.broadcast_to(a, _expand_shape(a.shape, shape))
+    if a.flags.writeable and not any(s == 0 and n > 1 for s, n in zip(r.strides, r.shape)):
+        # nothing is repeated: a writeable view, so in-place writes reach the base (torch)
+        r = np.lib.stride_tricks.as_strided(a, r.shape, r.strides)
+    return r
+
+
 def _expand_vjp(ct, x, *, out, shape):
     from gradc import functions as fn
 
@@ -69,7 +77,7 @@ register(
     Op(
         "expand",
         _expand_infer,
-        lambda a, *, shape: np.broadcast_to(a, _expand_shape(a.shape, shape)),
+        _expand_impl,
         (_expand_vjp,),
         "shape",
         doc="broadcast size-1 dims to a larger shape (a view)",
@@ -153,7 +161,7 @@ register(
     Op(
         "getitem",
         _getitem_infer,
-        lambda a, *, index: a[index],
+        lambda a, *, index: a[(*index, Ellipsis)],  # with ..., x[0] of a 1-d x is a view too
         (_getitem_vjp,),
         "index",
         doc="basic indexing: ints, slices, None",
@@ -168,6 +176,58 @@ register(
         (_bwd_vjp,),
         "index",
         doc="scatter into zeros: the vjp of getitem",
+    )
+)
+
+
+def _view_type(t: TensorType, path) -> TensorType:
+    for name, attrs in path:
+        t = OPS[name].infer(t, **dict(attrs))
+    return t
+
+
+def _copy_slices_infer(base: TensorType, src: TensorType, *, path) -> TensorType:
+    view = _view_type(base, path)
+    if len(view.shape) != len(src.shape) or not all(
+        same_dim(a, b) for a, b in zip(view.shape, src.shape)
+    ):
+        raise ShapeError(f"the view is {shape_str(view.shape)} but the source {src}")
+    return TensorType(base.dtype, base.shape)
+
+
+def _copy_slices_impl(base, src, *, path):
+    """``base`` with the elements that ``path`` views replaced by ``src``: the view ops run on
+    an array of flat positions, so a reshape that would copy still says where each one goes."""
+    pos = np.arange(base.size).reshape(base.shape)
+    for name, attrs in path:
+        pos = OPS[name].impl(pos, **dict(attrs))
+    out = base.copy()
+    out.reshape(-1)[np.asarray(pos).reshape(-1)] = np.broadcast_to(src, np.shape(pos)).reshape(-1)
+    return out
+
+
+def _copy_slices_vjp_base(ct, base, src, *, out, path):
+    from gradc import functions as fn
+
+    return fn.apply("copy_slices", ct, fn.zeros_like(src, dtype=ct.dtype), path=path)
+
+
+def _copy_slices_vjp_src(ct, base, src, *, out, path):
+    from gradc import functions as fn
+    from gradc.views import replay
+
+    g = replay(ct, path)
+    return g if g.dtype is src.dtype else fn.cast(g, src.dtype)
+
+
+register(
+    Op(
+        "copy_slices",
+        _copy_slices_infer,
+        _copy_slices_impl,
+        (_copy_slices_vjp_base, _copy_slices_vjp_src),
+        "index",
+        doc="write src into the view of base that path (view ops with attrs) selects",
     )
 )
 

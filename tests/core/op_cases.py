@@ -281,6 +281,20 @@ def _getitem_backward(draw, small=False):
     return (lambda g: apply("getitem_backward", g, shape=shape, index=index)), [g]
 
 
+@case("copy_slices")
+def _copy_slices(draw, small=False):
+    """A write into a view: optionally a permute, then a basic index (the ``path`` of views)."""
+    shape = view = _shape(draw, small)
+    path = ()
+    if len(shape) > 1 and draw(st.booleans()):
+        view = tuple(reversed(shape))
+        path = (("permute", (("dims", tuple(reversed(range(len(shape))))),)),)
+    _, index, out_shape = _index_of(draw, view)
+    path = (*path, ("getitem", (("index", index),)))
+    base, src = _leaf(draw, shape), _leaf(draw, out_shape)
+    return (lambda b, s: apply("copy_slices", b, s, path=path)), [base, src]
+
+
 @case("cat")
 def _cat(draw, small=False):
     base = list(_shape(draw, small, min_dims=1))

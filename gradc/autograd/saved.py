@@ -1,0 +1,54 @@
+"""Which saved values a vjp rule reads, so backward checks only those for in-place writes.
+
+torch raises when a tensor its backward *saved* was modified in place since; a tensor it did
+not save (the input of ``sum``, of a view, of ``add``) may change freely. gradc keeps every input
+but checks only what the rules of the inputs that need a gradient read: for sympy pointwise ops
+that is derived from the derivative (exp, tanh, sigmoid, sqrt and relu read their output, as
+torch's do: ``pointwise.FROM_OUTPUT``); other ops are listed here by name.
+"""
+
+from __future__ import annotations
+
+import functools
+
+OUT = "out"
+
+# op name -> what its rules read: a tuple for every input's rule, or {input: tuple}; ints are
+# inputs, OUT the forward result. Ops missing here read all their inputs.
+READS: dict[str, object] = {
+    "reshape": (),
+    "expand": (),
+    "permute": (),
+    "getitem": (),
+    "getitem_backward": (),
+    "copy_slices": (),
+    "cat": (),
+    "sum": (),
+    "cast": (),
+    "amax": (0, OUT),
+    "amin": (0, OUT),
+    "matmul": {0: (1,), 1: (0,)},
+    "conv2d": {0: (1,), 1: (0,), 2: ()},
+    "avg_pool2d": (),
+    "avg_pool2d_backward": (),
+}
+
+
+def reads(op, i: int) -> tuple:
+    """The saved values the vjp rule of input ``i`` of ``op`` reads (ints and/or OUT)."""
+    got = READS.get(op.name)
+    if got is None:
+        got = _pointwise_reads(op, i)
+    elif isinstance(got, dict):
+        got = got.get(i, ())
+    return got
+
+
+def _pointwise_reads(op, i: int) -> tuple:
+    from gradc.ops.pointwise import _vjp_rule, derivative_op
+
+    rule = op.vjp_rule(i)
+    if not (isinstance(rule, functools.partial) and rule.func is _vjp_rule):
+        return tuple(range(99))  # a hand-written rule: assume it reads every input
+    dop = derivative_op(op.name, i)
+    return () if isinstance(dop, str) else tuple(dop.meta["args"])  # ints and/or "out"
