@@ -368,3 +368,6 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         w = fn.as_tensor(weight, dtype=input.dtype)
         logp = fn.mul(logp, fn.reshape(w, (-1,) + (1,) * (input.ndim - dim - 1)))
     return _reduce(fn.neg(fn.sum(fn.mul(logp, target), dim)), reduction)
+
+
+from gradc.nn.functional_activation import *  # noqa: E402, F403  (gelu, silu, one_hot, ...)

@@ -13,6 +13,7 @@ from hypothesis import given
 import gradc
 from gradc.dtypes import as_dtype
 from gradc.shapes import TensorType
+from tests.core import op_cases_more  # noqa: F401  (its rows join CASES)
 from tests.core.op_cases import CASES
 
 

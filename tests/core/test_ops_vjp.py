@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import gradc
 from gradc.ops import OPS
 from gradc.testing import gradcheck, gradgradcheck
+from tests.core import op_cases_more  # noqa: F401  (its rows join CASES)
 from tests.core.op_cases import CASES
 
 

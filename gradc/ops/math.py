@@ -1,0 +1,184 @@
+"""More pointwise math as sympy expressions: inverse trig and hyperbolic functions, rounding,
+``expm1``/``log1p``/``log2``/``exp2``, ``erf``, ``fmod``/``remainder``, logic and float tests.
+
+Derivatives come from ``sympy.diff`` as for every pointwise op. Where sympy leaves a derivative
+unevaluated (``floor``, ``Mod``) or knows no function (``round``, ``trunc``, ``fmod``: numpy
+implements them, printers print them by name), the function class here states it, as torch has
+it: rounding is flat (gradient 0, not an error), ``remainder(x, y)`` is ``x - floor(x / y) * y``
+away from its jumps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.special
+import sympy as sp
+from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
+
+from gradc.errors import DTypeError
+from gradc.ops.pointwise import pointwise, x, y
+
+
+def _flat(base):
+    """``base`` (a sympy rounding function) with derivative 0: sympy leaves it unevaluated.
+    The class keeps the name, so every printer prints it as ``base``."""
+    return type(base.__name__, (base,), {"fdiff": lambda self, argindex=1: sp.S.Zero})
+
+
+floor, ceiling = _flat(sp.floor), _flat(sp.ceiling)
+
+
+class round(sp.Function):  # noqa: A001  (printed by name: numpy's and numba's round)
+    """Round half to even, as torch and numpy do; flat."""
+
+    _imp_ = staticmethod(np.round)  # lambdify finds implementations here
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+
+class trunc(sp.Function):
+    """Round toward zero; flat."""
+
+    _imp_ = staticmethod(np.trunc)
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+
+class Mod(sp.Mod):
+    """Python's (and torch.remainder's) ``x % y``, with the derivative sympy leaves open."""
+
+    def fdiff(self, argindex=1):
+        a, b = self.args
+        return sp.S.One if argindex == 1 else -floor(a / b)
+
+
+class fmod(sp.Function):
+    """C's fmod: the remainder of the quotient rounded toward zero (sign of ``x``)."""
+
+    nargs = 2
+    _imp_ = staticmethod(np.fmod)
+
+    def fdiff(self, argindex=1):
+        a, b = self.args
+        return sp.S.One if argindex == 1 else -trunc(a / b)
+
+
+class acosh(sp.acosh):
+    """torch's derivative ``1 / sqrt(x**2 - 1)`` (sympy's splits the root: nan for x < -1)."""
+
+    def fdiff(self, argindex=1):
+        return 1 / sp.sqrt(self.args[0] ** 2 - 1)
+
+
+def _test(name, impl):
+    return type(name, (sp.Function,), {"_imp_": staticmethod(impl), "nargs": 1})
+
+
+isnan, isinf, isfinite = (_test(n, getattr(np, n)) for n in ("isnan", "isinf", "isfinite"))
+
+
+def _refuse(op, kinds: str, what: str):
+    """Wrap ``op.infer`` to refuse dtypes whose kind is not in ``kinds`` (``b``ool, ``i``nt,
+    ``f``loat), as torch refuses ``floor`` of a bool or ``~`` of a float."""
+    infer = op.infer
+
+    def checked(*types, **attrs):
+        for t in types:
+            if t.dtype.np.kind not in kinds:
+                raise DTypeError(f"{op.name} is not defined for {t.dtype.name} tensors ({what})")
+        return infer(*types, **attrs)
+
+    op.infer = checked
+    return op
+
+
+def _with_scipy(op):
+    """Re-print ``op``'s impl with scipy.special in scope (numpy has no ``erf``)."""
+    fn = sp.lambdify(op.expr.variables, op.expr.expr, modules=[scipy.special, "numpy"])
+
+    def impl(*arrays):
+        return fn(*(a.astype(np.int64) if a.dtype == np.bool_ else a for a in arrays))
+
+    op.impl = impl
+    return op
+
+
+# ---- transcendental: float results, gradients from sympy.diff --------------------------------
+for _name, _expr in [
+    ("tan", sp.tan(x)),
+    ("asin", sp.asin(x)),
+    ("acos", sp.acos(x)),
+    ("atan", sp.atan(x)),
+    ("sinh", sp.sinh(x)),
+    ("cosh", sp.cosh(x)),
+    ("asinh", sp.asinh(x)),
+    ("acosh", acosh(x)),
+    ("atanh", sp.atanh(x)),
+    ("rsqrt", 1 / sp.sqrt(x)),
+    ("reciprocal", 1 / x),
+    ("expm1", expm1(x)),
+    ("log1p", log1p(x)),
+    ("log2", log2(x)),
+    ("exp2", exp2(x)),
+    ("log10", log10(x)),
+]:
+    pointwise(_name, sp.Lambda(x, _expr), "float")
+_with_scipy(pointwise("erf", sp.Lambda(x, sp.erf(x)), "float"))
+_with_scipy(pointwise("erfc", sp.Lambda(x, sp.erfc(x)), "float"))
+pointwise("atan2", sp.Lambda((x, y), sp.atan2(x, y)), "float")
+
+# ---- sign and rounding: flat, so the gradient is 0 (torch: FloorBackward0 gives zeros) --------
+pointwise("sign", sp.Lambda(x, sp.sign(x)))  # sympy: 2*DiracDelta, read as 0
+for _name, _fn in [("floor", floor), ("ceil", ceiling), ("round", round), ("trunc", trunc)]:
+    _refuse(pointwise(_name, sp.Lambda(x, _fn(x))), "iuf", "as in torch")
+
+
+# ---- division with rounding and remainders ---------------------------------------------------
+def _trunc_divide(a, b):
+    if a.dtype.kind == "f" or b.dtype.kind == "f":
+        return np.trunc(np.true_divide(a, b))
+    q = np.floor_divide(a, b)
+    return q + ((q < 0) & (q * b != a))  # round toward zero: floor + 1 for inexact negatives
+
+
+# torch: div(rounding_mode=...) has gradient 0 for both inputs; integer inputs stay integers.
+# The impls are numpy's exact integer arithmetic (floor(x / y) through floats loses big ints).
+for _name, _expr, _impl in [
+    ("floor_divide", floor(x / y), np.floor_divide),
+    ("trunc_divide", trunc(x / y), _trunc_divide),
+]:
+    _op = _refuse(pointwise(_name, sp.Lambda((x, y), _expr)), "iuf", "numbers")
+    _op.impl = _impl
+_refuse(pointwise("remainder", sp.Lambda((x, y), Mod(x, y))), "iuf", "numbers")
+_refuse(pointwise("fmod", sp.Lambda((x, y), fmod(x, y))), "iuf", "numbers")
+
+# ---- logic on bool tensors and float tests: no gradients -------------------------------------
+for _name, _expr in [
+    ("logical_and", sp.And(sp.Ne(x, 0), sp.Ne(y, 0))),
+    ("logical_or", sp.Or(sp.Ne(x, 0), sp.Ne(y, 0))),
+    ("logical_xor", sp.Xor(sp.Ne(x, 0), sp.Ne(y, 0))),
+]:
+    pointwise(_name, sp.Lambda((x, y), _expr), "bool", grads=False)
+pointwise("logical_not", sp.Lambda(x, sp.Eq(x, 0)), "bool", grads=False)
+# & | ^ ~ on bool tensors are the logical ops; on floats torch refuses them
+for _name, _expr in [
+    ("bitwise_and", sp.And(sp.Ne(x, 0), sp.Ne(y, 0))),
+    ("bitwise_or", sp.Or(sp.Ne(x, 0), sp.Ne(y, 0))),
+    ("bitwise_xor", sp.Xor(sp.Ne(x, 0), sp.Ne(y, 0))),
+]:
+    _refuse(
+        pointwise(_name, sp.Lambda((x, y), _expr), "bool", grads=False),
+        "b",
+        "gradc has bitwise ops on bool tensors only",
+    )
+_refuse(
+    pointwise("bitwise_not", sp.Lambda(x, sp.Eq(x, 0)), "bool", grads=False),
+    "b",
+    "gradc has bitwise ops on bool tensors only",
+)
+for _name, _fn in [("isnan", isnan), ("isinf", isinf), ("isfinite", isfinite)]:
+    pointwise(_name, sp.Lambda(x, _fn(x)), "bool", grads=False)
+
+del _name, _expr, _fn, _impl, _op

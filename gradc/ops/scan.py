@@ -1,0 +1,102 @@
+"""``prod`` over dims and ``cumsum`` along a dim: primitives no composition expresses exactly.
+
+``exp(sum(log(x)))`` fails for zeros and negatives, so ``prod`` is its own op; its vjp handles
+zeros the way torch does (one zero in a slice: the product of the others; two: 0).
+``cumsum``'s vjp is a reversed cumsum, written as ``sum - cumsum + ct`` so no flip op is needed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradc import dtypes
+from gradc.errors import ShapeError
+from gradc.ops.table import Op, register
+from gradc.shapes import TensorType, norm_dims
+
+
+def _reduced(shape, dim, keepdim):
+    return tuple(1 if i in dim else d for i, d in enumerate(shape) if keepdim or i not in dim)
+
+
+def _integral(t: TensorType):
+    """torch: sums and products of bool and integer tensors are int64."""
+    return t.dtype if t.dtype.is_floating_point else dtypes.int64
+
+
+def _prod_infer(t: TensorType, *, dim, keepdim=False) -> TensorType:
+    if norm_dims(dim, t.ndim) != tuple(dim):
+        raise ShapeError(f"dim {dim} must be sorted, distinct and non-negative")
+    return TensorType(_integral(t), _reduced(t.shape, dim, keepdim))
+
+
+def _prod_vjp(ct, x, *, out, dim, keepdim=False):
+    """d prod / d x_i is the product of the other elements of x_i's slice.
+
+    Without zeros that is ``out / x``; with one zero, the zero's entry is the product of the
+    nonzero rest and every other entry 0; with two or more, all 0. Divisions see a safe
+    denominator, so no nan leaks through ``where`` into higher derivatives."""
+    from gradc import functions as fn
+
+    keep = tuple(1 if i in dim else d for i, d in enumerate(x.shape))
+    if not keepdim:
+        ct = fn.reshape(ct, keep)
+    zero = fn.eq(x, 0)
+    nonzero = fn.where(zero, 1.0, x)
+    zeros = fn.sum(fn.cast(zero, dtypes.int64), dim, keepdim=True)
+    rest = apply_prod(nonzero, dim)  # product of the nonzero entries: differentiable again
+    no_zero_grad = fn.div(rest, nonzero)
+    one_zero_grad = fn.where(zero, rest, 0.0)
+    g = fn.where(fn.eq(zeros, 0), no_zero_grad, fn.where(fn.eq(zeros, 1), one_zero_grad, 0.0))
+    return fn.mul(g, ct)
+
+
+def apply_prod(x, dim):
+    from gradc.dispatch import apply
+
+    return apply("prod", x, dim=tuple(dim), keepdim=True)
+
+
+register(
+    Op(
+        "prod",
+        _prod_infer,
+        lambda a, *, dim, keepdim=False: np.prod(a, axis=dim, keepdims=keepdim),
+        (_prod_vjp,),
+        "reduce",
+        doc="product over dims",
+    )
+)
+
+
+def _cumsum_infer(t: TensorType, *, dim) -> TensorType:
+    if not (isinstance(dim, int) and 0 <= dim < max(t.ndim, 1)):
+        raise ShapeError(f"dim {dim} must be a non-negative dim of the tensor")
+    return TensorType(_integral(t), t.shape)
+
+
+def _cumsum_impl(a, *, dim):
+    return np.cumsum(a, axis=dim) if a.ndim else a.copy()
+
+
+def _cumsum_vjp(ct, x, *, out, dim):
+    """The gradient of a cumsum is the reversed cumsum of ``ct``: ``sum - cumsum + ct``."""
+    from gradc import functions as fn
+    from gradc.dispatch import apply
+
+    if x.ndim == 0:
+        return ct
+    total = fn.sum(ct, dim, keepdim=True)
+    return fn.add(fn.sub(total, apply("cumsum", ct, dim=dim)), ct)
+
+
+register(
+    Op(
+        "cumsum",
+        _cumsum_infer,
+        _cumsum_impl,
+        (_cumsum_vjp,),
+        "scan",
+        doc="running sum along a dim",
+    )
+)

@@ -1,0 +1,88 @@
+"""Rows of the op test table for the ops of ``gradc/ops/math.py`` and ``gradc/ops/scan.py``.
+
+Same table as ``op_cases.py`` (``case`` registers into its ``CASES``); a file of its own so the
+two grow without stepping on each other. Values keep away from each op's kinks, poles and jumps:
+rounding ops see quarter-offset grids (never an integer or a half), ``remainder``/``fmod`` see
+quotients that are odd multiples of 1/4.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+import gradc
+from gradc.dispatch import apply
+from tests.core.op_cases import (
+    ANY,
+    AWAY_FROM_0,
+    GRID_SHIFTED,
+    NONZERO,
+    POSITIVE,
+    _leaf,
+    _pointwise_row,
+    _shape,
+    case,
+    floats,
+)
+
+UNIT = floats(-0.9, 0.9)  # asin, acos, atanh
+ABOVE_1 = floats(1.1, 3.0)  # acosh
+DIVISORS = st.sampled_from([-2.0, -1.0, 1.0, 2.0])  # x / y never an integer for x on GRID_SHIFTED
+
+
+def _op(name):
+    return lambda *xs: apply(name, *xs)
+
+
+for _name, _elements in [
+    ("tan", floats(-1.2, 1.2)),
+    ("asin", UNIT),
+    ("acos", UNIT),
+    ("atan", ANY),
+    ("sinh", ANY),
+    ("cosh", ANY),
+    ("asinh", ANY),
+    ("acosh", ABOVE_1),
+    ("atanh", UNIT),
+    ("rsqrt", POSITIVE),
+    ("reciprocal", NONZERO),
+    ("expm1", ANY),
+    ("log1p", floats(-0.8, 3.0)),
+    ("log2", POSITIVE),
+    ("exp2", ANY),
+    ("log10", POSITIVE),
+    ("erf", ANY),
+    ("erfc", ANY),
+    ("sign", AWAY_FROM_0),
+    ("floor", GRID_SHIFTED),
+    ("ceil", GRID_SHIFTED),
+    ("round", GRID_SHIFTED),
+    ("trunc", GRID_SHIFTED),
+]:
+    _pointwise_row(_name, getattr(gradc, _name), _elements)
+
+_pointwise_row("atan2", gradc.atan2, AWAY_FROM_0, ANY)
+_pointwise_row("remainder", lambda x, y: x % y, GRID_SHIFTED, DIVISORS)
+_pointwise_row("fmod", gradc.fmod, GRID_SHIFTED, DIVISORS)
+_pointwise_row("floor_divide", lambda x, y: x // y, GRID_SHIFTED, DIVISORS)
+_pointwise_row(
+    "trunc_divide", lambda x, y: gradc.div(x, y, rounding_mode="trunc"), GRID_SHIFTED, DIVISORS
+)
+
+
+@case("prod")
+def _prod(draw, small=False):
+    # zeros included: the vjp has separate branches for none, one and several zeros in a slice
+    x = _leaf(draw, _shape(draw, small), st.one_of(floats(-2.0, 2.0), st.just(0.0)))
+    if x.ndim and draw(st.booleans()):
+        dim = draw(st.integers(-x.ndim, x.ndim - 1))
+        keepdim = draw(st.booleans())
+        return (lambda x: x.prod(dim, keepdim)), [x]
+    return (lambda x: x.prod()), [x]
+
+
+@case("cumsum")
+def _cumsum(draw, small=False):
+    x = _leaf(draw, _shape(draw, small, min_dims=1))
+    dim = draw(st.integers(-x.ndim, x.ndim - 1))
+    return (lambda x: x.cumsum(dim)), [x]
