@@ -24,7 +24,7 @@ def _reduce(w, node, ins, out):
     dims, keep = node.attrs["dim"], node.attrs.get("keepdim", False)
     dt = node.out.type.dtype.name
     w.empty(out, node.out)
-    w.line(f"{out}.fill({_init(node.op.name, dt)})")
+    w.line(f"{out}[...] = {_init(node.op.name, dt)}")
     with w.loops([w.dim(d) for d in x.type.shape]) as idx:
         oidx = [("0" if keep else None) if k in dims else i for k, i in enumerate(idx)]
         o = out + w.index([i for i in oidx if i is not None])

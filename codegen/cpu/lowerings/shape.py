@@ -98,4 +98,4 @@ def _literal(value, dtype: str) -> str:
 @lowering("full")
 def _full(w, node, ins, out):
     w.empty(out, node.out)
-    w.line(f"{out}.fill({_literal(node.attrs['value'], node.out.type.dtype.name)})")
+    w.line(f"{out}[...] = {_literal(node.attrs['value'], node.out.type.dtype.name)}")
