@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import math
 
+import sympy
+
 from codegen.cpu.lowerings import lowering
-from codegen.exprs import int_code
+from codegen.cpu.writer import Writer
+from codegen.exprs import int_code, scalar_code
 
 
 @lowering("reshape")
@@ -83,6 +86,10 @@ def _cat(w, node, ins, out):
 
 
 def _literal(value, dtype: str) -> str:
+    """A fill value as code; a symbolic one (``1/N`` in a mean's gradient) is computed from the
+    bound dims in float64 and converted, as the interpreter substitutes then casts."""
+    if isinstance(value, sympy.Basic) and value.free_symbols:
+        return Writer.convert(scalar_code(value), dtype)
     if dtype == "bool":
         return repr(bool(value))
     if dtype == "int64":
