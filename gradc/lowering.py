@@ -138,7 +138,7 @@ def lower(graph, device: str = "cpu", *, optimize: bool = True) -> Program:
     hit = _LOADED.get(key)
     if hit is None:
         try:
-            src = generate(p, graph_hash=graph_hash, versions=_versions())
+            src = generate(p, graph_hash=graph_hash)
         except CodegenError as e:
             raise GradcError(f"cannot lower graph {graph.name}: {e}") from None
         import runtime

@@ -141,7 +141,7 @@ def _entry(plan, names, printed, calls) -> list[str]:
     ]
 
 
-def generate(plan, *, graph_hash: str, versions: str) -> Source:
+def generate(plan, *, graph_hash: str) -> Source:
     """The module text for ``plan`` (a ``gradc.passes.plan.ProgramPlan``)."""
     names = _names(plan)
     printed = value_names(plan.graph)
@@ -153,7 +153,6 @@ def generate(plan, *, graph_hash: str, versions: str) -> Source:
         calls.append((fname, kernel, kparams))
     header = [
         f"# gradc generated module: graph {g.name}, hash {graph_hash}",
-        f"# target cpu; {versions}",
         f"# {len(plan.kernels)} kernels; entry {ENTRY}("
         + ", ".join(names[v] for v in plan.params)
         + ")",
