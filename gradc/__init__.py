@@ -37,6 +37,7 @@ from gradc.dtypes import bool_ as bool
 from gradc.errors import AutogradError, DeviceError, DTypeError, GradcError, ShapeError, TraceError
 from gradc.functions import *  # noqa: F403
 from gradc.functions import as_tensor, full_like, ones_like, zeros_like
+from gradc.lowering import Program, lower
 from gradc.math_functions import *  # noqa: F403
 from gradc.ops.pointwise import elementwise
 from gradc.reductions import *  # noqa: F403

@@ -20,7 +20,7 @@ import sys
 
 from gradc.errors import GradcError, entry_point, traceback_location
 
-STAGES = ("graph", "grad", "joint", "optimized", "dot")
+STAGES = ("graph", "grad", "joint", "optimized", "dot", "cpu")
 LOSSES = ("mse", "cross_entropy")
 DTYPES = {"f32": "float32", "f64": "float64"}
 
@@ -33,6 +33,8 @@ stages:
              constant folding, sympy simplification), with each kernel group's header
   dot        the optimized graph as Graphviz text, one cluster per kernel group
              (render: gradc dump ... --stage dot | dot -Tsvg > graph.svg)
+  cpu        the numba module gradc.lower generates for the optimized graph, exactly as it
+             is compiled (from the disk cache, $GRADC_CACHE_DIR)
 
 examples:
   gradc dump examples/lenet.py:LeNet --input Nx1x32x32 --stage graph
@@ -371,6 +373,10 @@ def render(obj, shapes, dtype, args) -> str:
     if args.stage == "joint":
         return format_graph(joint)
     before = joint if args.train else graph
+    if args.stage == "cpu":
+        from gradc.lowering import lower
+
+        return lower(before).source.rstrip("\n")
     optimized, groups = optimize(before)
     if args.stage == "dot":
         return format_dot(optimized, groups)

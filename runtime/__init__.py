@@ -1,1 +1,6 @@
-"""Runtime: loads, caches and launches generated programs (lands with the compiler)."""
+"""Runtime: loads, caches and runs generated programs. It imports nothing from gradc or codegen:
+it takes source text and a key, and hands back an imported module."""
+
+from runtime.cache import CacheWarning, cache_dir, load, store
+
+__all__ = ["CacheWarning", "cache_dir", "load", "store"]

@@ -10,16 +10,25 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 LENET = str(ROOT / "examples" / "lenet.py") + ":LeNet"
+MLP = str(HERE / "mlp.py") + ":MLP"
 
 # file name -> the `gradc dump` arguments it holds the output of
 CASES = {
     "lenet_graph.txt": ["dump", LENET, "--input", "Nx1x32x32", "--stage", "graph"],
     "lenet_grad_train.txt": ["dump", LENET, "--input", "Nx1x32x32", "--stage", "grad", "--train"],
+}
+# generated numba source: checked by tests/cpu/test_dump.py (tests/core never imports numba)
+CPU_CASES = {
+    "mlp_cpu_train.txt": [
+        *("dump", MLP, "--input", "Nx4", "--stage", "cpu", "--train", "--loss", "cross_entropy"),
+    ],
 }
 
 
@@ -36,7 +45,10 @@ def render(argv: list[str]) -> str:
 
 
 def main() -> None:
-    for name, argv in CASES.items():
+    # --stage cpu prints the cached module: a private cache, so an older entry's comments
+    # (the cache key ignores source lines) never leak into the golden text
+    os.environ.setdefault("GRADC_CACHE_DIR", tempfile.mkdtemp(prefix="gradc-golden-"))
+    for name, argv in {**CASES, **CPU_CASES}.items():
         (HERE / name).write_text(render(argv))
         print(f"wrote {HERE.relative_to(ROOT) / name}")
 

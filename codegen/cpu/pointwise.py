@@ -1,0 +1,51 @@
+"""A run of pointwise nodes over one shape: one loop nest, each node's sympy expression printed
+with ``sympy.cse``, values kept in registers and stored only where something outside reads them.
+
+Each node's value is converted to its dtype as the interpreter's ``astype`` does, and bool
+operands are widened to int64 first, as the op's numpy ``impl`` does.
+"""
+
+from __future__ import annotations
+
+from codegen.exprs import CodegenError, cse_lines
+
+
+def emit_loop(w, step, stored: set) -> None:
+    """Emit ``step`` (a plan ``Step`` of kind ``loop``); ``stored``: values read after it."""
+    shape = step.shape
+    inside = {id(n.out) for n in step.nodes}
+    for n in step.nodes:
+        if n.out in stored:
+            w.empty(w.name(n.out), n.out)
+    with w.loops([w.dim(d) for d in shape]) as idx:
+        loads: dict = {}
+        regs: dict = {}
+        for n in step.nodes:
+            lam = n.op.expr
+            if lam is None:
+                raise CodegenError(f"pointwise op {n.op.name!r} has no sympy expression")
+            names = {}
+            for sym, v in zip(lam.variables, n.inputs):
+                if id(v) in regs:
+                    code = regs[id(v)]
+                elif id(v) in loads:
+                    code = loads[id(v)]
+                else:
+                    src = w.name(v) + w.index(w.broadcast_index(v.type.shape, shape, idx))
+                    code = w.fresh("x")
+                    w.line(f"{code} = {src}")
+                    loads[id(v)] = code
+                if v.type.dtype.name == "bool":
+                    wide = w.fresh("b")
+                    w.line(f"{wide} = np.int64({code})")
+                    code = wide
+                names[sym] = code
+            reg = "r_" + w.name(n.out)
+            lines, value = cse_lines(lam.expr, names, reg + "_t")
+            for line in lines:
+                w.line(line)
+            w.line(f"{reg} = {w.convert(value, n.out.type.dtype.name)}")
+            regs[id(n.out)] = reg
+            if n.out in stored:
+                w.line(f"{w.name(n.out)}{w.index(idx)} = {reg}")
+    del inside

@@ -1,0 +1,98 @@
+"""``Writer``: indented source lines plus the helpers every lowering uses (names, dims, loops,
+dtype conversion, broadcasting loads)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from codegen.exprs import int_code, shape_code
+
+NP_DTYPES = {
+    "float32": "np.float32",
+    "float64": "np.float64",
+    "int64": "np.int64",
+    "bool": "np.bool_",
+}
+
+
+class Writer:
+    def __init__(self, names: dict, indent: int = 1):
+        self.names = names  # Value -> Python variable name (program-wide)
+        self.lines: list[str] = []
+        self.depth = indent
+        self._fresh = 0
+
+    # ---- text ---------------------------------------------------------------------------
+    def line(self, text: str) -> None:
+        self.lines.append("    " * self.depth + text)
+
+    @contextlib.contextmanager
+    def block(self, header: str):
+        self.line(header)
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
+    def fresh(self, stem: str) -> str:
+        self._fresh += 1
+        return f"{stem}{self._fresh}"
+
+    # ---- values, dims, dtypes -----------------------------------------------------------
+    def name(self, v) -> str:
+        return self.names[v]
+
+    @staticmethod
+    def dim(e) -> str:
+        return int_code(e)
+
+    @staticmethod
+    def shape(v) -> str:
+        return shape_code(v.type.shape)
+
+    @staticmethod
+    def dtype(v) -> str:
+        return NP_DTYPES[v.type.dtype.name]
+
+    @staticmethod
+    def convert(code: str, dtype_name: str) -> str:
+        """``code`` converted as numpy's ``astype`` would (bool: nonzero)."""
+        if dtype_name == "bool":
+            return f"(({code}) != 0)"
+        return f"{NP_DTYPES[dtype_name]}({code})"
+
+    def empty(self, out: str, v) -> None:
+        self.line(f"{out} = np.empty({self.shape(v)}, {self.dtype(v)})")
+
+    def zeros(self, out: str, v) -> None:
+        self.line(f"{out} = np.zeros({self.shape(v)}, {self.dtype(v)})")
+
+    # ---- loops and indexing -------------------------------------------------------------
+    @contextlib.contextmanager
+    def loops(self, dims: list[str], stem: str = "i"):
+        """Nested ``for`` loops over ``dims`` (code strings); yields the index names."""
+        idx = [self.fresh(stem) for _ in dims]
+        depth = self.depth
+        for i, d in zip(idx, dims):
+            self.line(f"for {i} in range({d}):")
+            self.depth += 1
+        try:
+            yield idx
+        finally:
+            self.depth = depth
+
+    @staticmethod
+    def index(idx: list[str]) -> str:
+        """``[i, j]``, or ``[()]`` for a scalar."""
+        return "[" + ", ".join(idx) + "]" if idx else "[()]"
+
+    @staticmethod
+    def broadcast_index(shape, out_shape, idx: list[str]) -> list[str]:
+        """Indices into an operand of ``shape`` broadcast against a loop over ``out_shape``."""
+        lead = len(out_shape) - len(shape)
+        out = []
+        for k, d in enumerate(shape):
+            o = out_shape[lead + k]
+            out.append("0" if (d == 1 and o != 1) else idx[lead + k])
+        return out

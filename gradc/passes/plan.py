@@ -1,0 +1,139 @@
+"""The kernel plan: what the code generators print from, as plain data.
+
+``plan(graph, groups)`` turns the fused graph into a ``ProgramPlan``:
+- ``kernels``: one per fusion group, in schedule order, with its loop domain (the anchor's input
+  shape for reductions and pools, else the last node's shape), the values it reads and writes,
+  and its ``steps``: maximal runs of pointwise nodes over one shape (one loop nest, values kept in
+  registers) and single nodes lowered by their op's rule;
+- ``prelude``: nodes outside every group (``full``), computed in the entry function;
+- ``params``: what the entry function takes, in order: the graph's inputs, then the captured
+  constants and the random draws (``rand`` is drawn by the caller from gradc's generator, so a
+  program draws exactly the stream the interpreter draws);
+- ``bindings`` / ``checks``: how each shape symbol is bound from an input dim, and which dims are
+  checked against ints or expressions of the bound symbols.
+
+Views are copies in this layout convention: a view node is its own step writing a fresh
+contiguous buffer, so every array a kernel reads is row-major. (Aliasing views are a later
+optimisation, per op.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy
+
+from gradc.errors import GradcError
+from gradc.ir.graph import Graph, Node, Value
+from gradc.shapes import same_dim
+
+
+@dataclass
+class Step:
+    """``loop``: pointwise nodes sharing one loop nest over ``shape``; ``op``: one node."""
+
+    kind: str
+    nodes: list[Node]
+    shape: tuple = ()
+
+
+@dataclass
+class Kernel:
+    name: str
+    kind: str
+    loop: tuple  # the loop domain (symbolic)
+    nodes: list[Node]
+    inputs: list[Value]
+    outputs: list[Value]
+    steps: list[Step] = field(default_factory=list)
+
+
+@dataclass
+class ProgramPlan:
+    graph: Graph
+    params: list[Value]  # graph inputs, then constants, then random draws
+    constants: list[Node]
+    randoms: list[Node]
+    prelude: list[Node]
+    kernels: list[Kernel]
+    symbols: list[sympy.Symbol]
+    bindings: list[tuple]  # (symbol, input index, dim)
+    checks: list[tuple]  # (input index, dim, expected int or expression)
+
+
+def _steps(nodes: list[Node]) -> list[Step]:
+    steps: list[Step] = []
+    for n in nodes:
+        shape = n.out.type.shape
+        if n.op.kind == "pointwise":
+            last = steps[-1] if steps else None
+            if (
+                last is not None
+                and last.kind == "loop"
+                and len(last.shape) == len(shape)
+                and all(same_dim(a, b) for a, b in zip(last.shape, shape))
+            ):
+                last.nodes.append(n)
+                continue
+            steps.append(Step("loop", [n], shape))
+        else:
+            steps.append(Step("op", [n], shape))
+    return steps
+
+
+def _loop(group) -> tuple:
+    a = group.anchor
+    if a is not None and a.op.kind in ("reduce", "pool") and a.inputs:
+        return a.inputs[0].type.shape
+    return group.nodes[-1].out.type.shape
+
+
+def _symbols(graph: Graph):
+    bindings, checks, bound = [], [], {}
+    for i, v in enumerate(graph.inputs):
+        for d, e in enumerate(v.type.shape):
+            if isinstance(e, sympy.Symbol) and e not in bound:
+                bound[e] = (i, d)
+                bindings.append((e, i, d))
+            else:
+                checks.append((i, d, e))
+    used = set()
+    for n in graph.nodes:
+        for e in n.out.type.shape:
+            if isinstance(e, sympy.Basic):
+                used |= e.free_symbols
+    for i, d, e in checks:
+        if isinstance(e, sympy.Basic):
+            used |= e.free_symbols
+    missing = sorted(str(s) for s in used if s not in bound)
+    if missing:
+        raise GradcError(
+            f"cannot lower graph {graph.name}: the symbols {', '.join(missing)} are not the size "
+            "of any input dim, so a program cannot bind them from its inputs"
+        )
+    return [b[0] for b in bindings], bindings, checks
+
+
+def plan(graph: Graph, groups) -> ProgramPlan:
+    """The plan of ``graph`` (as ``fuse`` returned it) and its fusion ``groups``."""
+    grouped = {id(n) for g in groups for n in g.nodes}
+    constants = [n for n in graph.nodes if n.op.name == "constant"]
+    randoms = [n for n in graph.nodes if n.op.kind == "random"]
+    prelude = [
+        n
+        for n in graph.nodes
+        if id(n) not in grouped and n.op.name != "constant" and n.op.kind != "random"
+    ]
+    kernels = []
+    for g in groups:
+        nodes = [n for n in g.nodes if n.op.kind != "random"]
+        if not nodes:
+            continue
+        inside = {id(n) for n in nodes}
+        outs = [v for v in g.outputs if id(v.node) in inside]
+        kernels.append(Kernel(g.name, g.kind, _loop(g), nodes, list(g.inputs), outs, _steps(nodes)))
+    symbols, bindings, checks = _symbols(graph)
+    params = list(graph.inputs) + [n.out for n in constants] + [n.out for n in randoms]
+    return ProgramPlan(
+        graph, params, constants, randoms, prelude, kernels, symbols, bindings, checks
+    )

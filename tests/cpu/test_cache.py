@@ -1,0 +1,96 @@
+"""The on-disk module cache: a second process hits it, a corrupt entry is rebuilt with a warning,
+two processes lowering the same graph at once both succeed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gradc
+import runtime
+from gradc.lowering import _LOADED
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CHILD = """
+import sys, numpy as np, gradc
+N = gradc.Dim("N")
+g = gradc.trace(lambda x, y: (x * y).tanh().sum((1,)), gradc.TensorSpec((N, 3), gradc.float64),
+                gradc.TensorSpec((3,), gradc.float64), name="cache_probe")
+p = gradc.lower(g)
+x, y = np.ones((2, 3)), np.arange(3.0)
+assert np.allclose(p(x, y)[0], np.tanh(x * y).sum(1))
+print(p.path)
+print(sum(p.fn.stats.cache_hits.values()))
+"""
+
+
+def _child(cache: Path) -> subprocess.Popen:
+    # numba's default -O3: at -O0 a function calling another jitted function is not cacheable
+    env = dict(os.environ, GRADC_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT), NUMBA_OPT="3")
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _done(p) -> list[str]:
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    return out.split()
+
+
+def test_second_process_hits_the_cache(tmp_path):
+    (path1, hits1) = _done(_child(tmp_path))
+    (path2, hits2) = _done(_child(tmp_path))
+    assert path1 == path2 and Path(path1).parent == tmp_path
+    assert int(hits1) == 0 and int(hits2) > 0  # numba loaded the entry's machine code from disk
+    assert list(tmp_path.glob("gradc_*.py")) == [Path(path1)]
+
+
+def test_two_processes_at_once_both_succeed(tmp_path):
+    procs = [_child(tmp_path), _child(tmp_path)]
+    paths = [_done(p)[0] for p in procs]
+    assert paths[0] == paths[1]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_corrupt_entry_is_rebuilt_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADC_CACHE_DIR", str(tmp_path))
+    g = gradc.trace(lambda x: x.exp() + 1, gradc.TensorSpec((gradc.Dim("N"), 2), gradc.float64))
+    p = gradc.lower(g)
+    text = p.path.read_text()
+    p.path.write_text(text[: len(text) // 2])  # half-written
+    _LOADED.clear()
+    sys.modules.pop(p.path.stem, None)
+    with pytest.warns(runtime.CacheWarning, match="corrupt"):
+        q = gradc.lower(g)
+    assert q.path.read_text() == text
+    x = np.linspace(-1, 1, 6).reshape(3, 2)
+    np.testing.assert_allclose(q(x)[0], np.exp(x) + 1, rtol=1e-12)
+
+
+def test_default_cache_dir_is_owner_only(tmp_path, monkeypatch):
+    monkeypatch.delenv("GRADC_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    d = runtime.cache_dir()
+    assert d == tmp_path / "gradc" and (d.stat().st_mode & 0o777) == 0o700
+
+
+def test_key_ignores_source_lines_but_not_ops():
+    from gradc.lowering import cache_key
+
+    N = gradc.Dim("N")
+    spec = gradc.TensorSpec((N, 2), gradc.float64)
+    a = gradc.trace(lambda x: x.exp(), spec)
+    b = gradc.trace(lambda x: (
+        x.exp()
+    ), spec)
+    c = gradc.trace(lambda x: x.tanh(), spec)
+    assert a.nodes[0].loc != b.nodes[0].loc
+    assert cache_key(a)[0] == cache_key(b)[0] != cache_key(c)[0]

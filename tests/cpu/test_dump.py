@@ -1,0 +1,26 @@
+"""`gradc dump --stage cpu`: the generated module, golden-tested on a small model; LeNet's
+joint graph prints with node and source-line comments."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.golden.regen import CPU_CASES, HERE, LENET, render
+
+
+@pytest.mark.parametrize("name", sorted(CPU_CASES))
+def test_golden_cpu_source(name):
+    got = render(CPU_CASES[name])
+    want = (HERE / name).read_text()
+    assert got == want, f"{name} changed: review, then run `python -m tests.golden.regen`"
+
+
+def test_lenet_train_source_is_readable():
+    argv = ["dump", LENET, "--input", "Nx1x32x32", "--train", "--stage", "cpu"]
+    text = render(argv)
+    assert text.startswith("# gradc generated module: graph joint, hash ")
+    assert "@njit(**_JIT)\ndef run(" in text
+    assert "= conv2d(%x, %conv1.weight, %conv1.bias, stride=(1, 1))  [lenet.py:" in text
+    assert "max_pool2d_backward(" in text and "vjp(max_pool2d)" in text
+    assert "N = in_x.shape[0]" in text
+    compile(text, "<lenet source>", "exec")  # valid Python, as imported
