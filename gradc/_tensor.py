@@ -13,6 +13,18 @@ from gradc.tensor_inplace import InplaceOps
 from gradc.tensor_repr import tensor_repr
 
 
+def _note_born(t) -> None:
+    from gradc.dispatch import note_born
+
+    note_born(t)
+
+
+def _stop_gradient(t):
+    from gradc.dispatch import apply
+
+    return apply("stop_gradient", t)
+
+
 class Size(tuple):
     """``tensor.shape``: a tuple that prints like torch.Size."""
 
@@ -54,6 +66,7 @@ class Tensor(InplaceOps):
         from gradc.creation import _to_array
 
         self._init(_to_array([] if data is None else data, dtype))
+        _note_born(self)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -242,7 +255,11 @@ class Tensor(InplaceOps):
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph."""
+        """The same data, cut from the graph (inside a trace: a ``stop_gradient`` node)."""
+        if self.is_traced and self.requires_grad:
+            out = _stop_gradient(self)
+            out.__dict__["_alias_of"] = self  # an in-place write to it is a write to self
+            return out
         return Tensor._wrap(self._data)
 
     def detach_(self) -> Tensor:
@@ -252,7 +269,7 @@ class Tensor(InplaceOps):
     @property
     def data(self) -> Tensor:
         """The same storage without autograd; writing to it bypasses the tape, as in torch."""
-        return Tensor._wrap(self._data)
+        return self.detach()
 
     @data.setter
     def data(self, value) -> None:

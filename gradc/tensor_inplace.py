@@ -44,11 +44,13 @@ class InplaceOps:
                 f"{self.dtype.name}",
                 op=f"{what}({self.type})",
             ).with_context()
+        node = result.grad_fn
+        if result.is_traced:  # functionalised: the tensor now names the new SSA value
+            return self._rebind(result, node)
         if self.is_traced:
             raise TraceError(
-                "in-place ops are not supported while tracing", op=f"{what}({self.type})"
+                "an in-place op on a traced tensor ran outside its trace", op=f"{what}({self.type})"
             ).with_context()
-        node = result.grad_fn
         if node is not None and hasattr(node, "saved"):
             old = _wrap(self._data.copy(), self.requires_grad)
             old.grad_fn, old._accumulator, old._version = (
@@ -65,6 +67,27 @@ class InplaceOps:
         self._version += 1
         if node is not None:
             self.grad_fn, self.requires_grad = node, True
+        return self
+
+    def _rebind(self, result, node):
+        """In-place under tracing: values are immutable, so the write is a new value that this
+        tensor now holds; the tape keeps the old value for nodes that read it."""
+        if node is not None and hasattr(node, "saved"):
+            old = _wrap(self._data, self.requires_grad)
+            old.grad_fn, old._accumulator, old._version = (
+                self.grad_fn,
+                self._accumulator,
+                self._version,
+            )
+            node.saved = [old if s is self else s for s in node.saved]
+        self._data = result._data
+        self._version += 1
+        if node is not None:
+            self.grad_fn, self.requires_grad = node, True
+        base = self.__dict__.get("_alias_of")
+        if base is not None:  # ``p.data.add_(...)``: the storage is p's
+            base._data = result._data
+            base._version += 1
         return self
 
     def add_(self, o, *, alpha=1):
