@@ -278,9 +278,8 @@ def state_slots(found, named: dict | None = None) -> list[Slot]:
             gname = name if len(opt.param_groups) == 1 else f"{name}.group{gi}"
             for k, p in enumerate(group["params"]):
                 tensor(f"{gname}.param{k}", p)
-            floats = {p.dtype for p in group["params"] if p.dtype.is_floating_point}
-            if len(floats) == 1 and isinstance(group.get("lr"), (int, float)):
-                slots.append(HyperSlot(f"{gname}.lr", group, "lr", floats.pop()))
+            if isinstance(group.get("lr"), (int, float)):  # float64, as the Python number is
+                slots.append(HyperSlot(f"{gname}.lr", group, "lr", dtypes.float64))
         slots.extend(optimizer_state_slots(name, opt, named))
     return slots
 

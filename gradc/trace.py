@@ -126,9 +126,12 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, slot_args=()) -> Tra
             raise _undecidable(e) from None
         finally:
             dispatch._trace_stack.pop()
-        named = {id(s.tensor): s.name for s in cap.slots if isinstance(s, TensorSlot)}
+        named = {id(s.read(slot_args)): s.name for s in cap.slots if isinstance(s, TensorSlot)}
         extra = [s for n, o in optimizers for s in optimizer_state_slots(n, o, named)]
         results, names = _outputs(graph, out)
+        items = list(out.values()) if isinstance(out, dict) else out
+        items = list(items) if isinstance(items, (tuple, list)) else [items]
+        requires_grad = [t.requires_grad and t.dtype.is_floating_point for t in items]
         changes = [(slot, graph.lift(t, const=True) if t is not None else None)
                    for slot, t in cap.changes(extra)]  # fmt: skip
     finally:
@@ -148,7 +151,11 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, slot_args=()) -> Tra
         writes.append((slot, None if v is None else k))
         k += v is not None
     wrt = [v for v in cap.wrt if v in set(graph.inputs)]
-    return Traced(graph, inputs, writes, len(results), wrt)
+    traced = Traced(graph, inputs, writes, len(results), wrt)
+    traced.requires_grad = requires_grad
+    traced.structure = type(out).__name__ if isinstance(out, (tuple, list, dict)) else None
+    traced.names = names
+    return traced
 
 
 class recording:
