@@ -44,6 +44,15 @@ class CompiledModule:
     def __setattr__(self, name, value) -> None:
         setattr(self._orig_mod, name, value)
 
+    def __getitem__(self, k):
+        return self._orig_mod[k]
+
+    def __len__(self) -> int:
+        return len(self._orig_mod)
+
+    def __iter__(self):
+        return iter(self._orig_mod)
+
     def __repr__(self) -> str:
         return repr(self._orig_mod)
 
