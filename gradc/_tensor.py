@@ -14,6 +14,18 @@ from gradc.tensor_repr import tensor_repr
 from gradc.views import AliasState
 
 
+def _note_born(t) -> None:
+    from gradc.dispatch import note_born
+
+    note_born(t)
+
+
+def _stop_gradient(t):
+    from gradc.dispatch import apply
+
+    return apply("stop_gradient", t)
+
+
 class Size(tuple):
     """``tensor.shape``: a tuple that prints like torch.Size."""
 
@@ -56,6 +68,7 @@ class Tensor(InplaceOps, AliasState):
         from gradc.creation import _to_array
 
         self._init(_to_array([] if data is None else data, dtype))
+        _note_born(self)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -245,7 +258,12 @@ class Tensor(InplaceOps, AliasState):
         backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self) -> Tensor:
-        """The same data and version counter, cut from the graph."""
+        """The same data and version counter, cut from the graph (inside a trace: a
+        ``stop_gradient`` node)."""
+        if self.is_traced and self.requires_grad:
+            out = _stop_gradient(self)
+            out.__dict__["_alias_of"] = self  # an in-place write to it is a write to self
+            return out
         t = Tensor._wrap(self._data)
         t._vc = self._vc
         return t
@@ -256,7 +274,10 @@ class Tensor(InplaceOps, AliasState):
 
     @property
     def data(self) -> Tensor:
-        """The same storage without autograd or version counter: writes bypass the tape."""
+        """The same storage without autograd or version counter: writes bypass the tape, as
+        in torch (inside a trace: a ``stop_gradient`` node)."""
+        if self.is_traced and self.requires_grad:
+            return self.detach()
         return Tensor._wrap(self._data)
 
     @data.setter

@@ -25,7 +25,7 @@ from gradc import functions as F
 from gradc._tensor import Tensor
 from gradc.autograd import grad_mode
 from gradc.errors import GradcError
-from gradc.ir.graph import Graph
+from gradc.ir.graph import Graph, Role
 from gradc.ir.printer import value_names
 from gradc.ops.table import get_op
 
@@ -35,27 +35,26 @@ def joint_graph(graph: Graph, wrt=None, *, name: str = "joint") -> Graph:
     traced module, else every float input); ``wrt`` holds input names, indices or Values."""
     wrt_values = _resolve_wrt(graph, wrt)
     j = Graph(name)
-    env = {v: j.add_input(v.name, v.type) for v in graph.inputs}
+    # a backward graph's cotangents are plain inputs of the function differentiated again
+    env = {v: j.add_input(v.name, v.type, _primal(v.role)) for v in graph.inputs}
     for node in graph.nodes:
         env[node.out] = _copy_node(j, node, env)
     n_fwd = len(j.nodes)
     outs = [env[v] for v in graph.outputs]
+    roles = graph.roles()
     taken = {v.name for v in j.inputs}
     tangents = []
-    for v in outs:
-        if v.type.dtype.is_floating_point:
-            tangents.append((v, j.add_input(_fresh("tangents", taken), v.type)))
+    for v, r in zip(outs, roles):  # outputs get cotangents; new values of state do not
+        if v.type.dtype.is_floating_point and r.kind != "new":
+            tangents.append((v, j.add_input(_fresh("tangents", taken), v.type, Role("tangent"))))
     grads = _backward(j, [env[v] for v in wrt_values], tangents)
     fwd_names = graph.output_names or (
         ["out"] if len(outs) == 1 else [f"out{i}" for i in range(len(outs))]
     )
     j.outputs = outs + grads
     j.output_names = list(fwd_names) + [f"{v.name.lstrip('%')}.grad" for v in wrt_values]
-    j.meta.update(
-        num_forward_nodes=n_fwd,
-        num_forward_outputs=len(outs),
-        tangents=[t for _, t in tangents],
-    )
+    j.output_roles = roles + [Role("grad", of=v.name.lstrip("%")) for v in wrt_values]
+    j.meta.update(num_forward_nodes=n_fwd, num_forward_outputs=len(outs))
     if len(j.nodes) > n_fwd:
         j.meta["backward_start"] = j.nodes[n_fwd]
     j.meta["saved"] = _cut(j, recompute=False)[1]
@@ -75,30 +74,36 @@ def partition(joint: Graph, *, recompute: bool = False, names=("forward", "backw
     Reads the section sizes ``joint_graph`` leaves in ``meta``: cut before rewriting the joint.
     """
     n_fwd, n_out = joint.meta["num_forward_nodes"], joint.meta["num_forward_outputs"]
-    tangents = joint.meta["tangents"]
+    tangents = joint.inputs_of("tangent")
     keep, saved = _cut(joint, recompute)
     printed = value_names(joint)
     saved_names = {v: f"%{v.node.op.name}_{printed[v].lstrip('%')}" for v in saved if v.node}
 
     fwd = Graph(names[0])
-    env = {v: fwd.add_input(v.name, v.type) for v in joint.inputs if v not in tangents}
+    env = {v: fwd.add_input(v.name, v.type, v.role) for v in joint.inputs if v not in tangents}
     for node in joint.nodes[:n_fwd]:
         env[node.out] = _copy_node(fwd, node, env)
     extra = [v for v in saved if v.node is not None]
-    fwd.outputs = [env[v] for v in joint.outputs[:n_out]] + [env[v] for v in extra]
-    fwd.output_names = list(joint.output_names[:n_out]) + [saved_names[v][1:] for v in extra]
+    fwd.set_outputs(
+        [env[v] for v in joint.outputs[:n_out]] + [env[v] for v in extra],
+        list(joint.output_names[:n_out]) + [saved_names[v][1:] for v in extra],
+        joint.roles()[:n_out] + [Role("saved")] * len(extra),
+    )
     fwd.meta["num_saved"] = len(extra)
 
     bwd = Graph(names[1])
     primals = [v for v in joint.inputs if v not in tangents and (recompute or v in saved)]
-    env = {v: bwd.add_input(v.name, v.type) for v in primals}
-    env.update({v: bwd.add_input(saved_names[v], v.type) for v in extra})
-    env.update({v: bwd.add_input(v.name, v.type) for v in tangents})
+    env = {v: bwd.add_input(v.name, v.type, v.role) for v in primals}
+    env.update({v: bwd.add_input(saved_names[v], v.type, Role("saved")) for v in extra})
+    env.update({v: bwd.add_input(v.name, v.type, v.role) for v in tangents})
     for node in joint.nodes:
         if node in keep:
             env[node.out] = _copy_node(bwd, node, env)
-    bwd.outputs = [env[v] for v in joint.outputs[n_out:]]
-    bwd.output_names = list(joint.output_names[n_out:])
+    bwd.set_outputs(
+        [env[v] for v in joint.outputs[n_out:]],
+        joint.output_names[n_out:],
+        joint.roles()[n_out:],
+    )
     return fwd, bwd
 
 
@@ -110,7 +115,7 @@ def _cut(joint: Graph, recompute: bool):
     """
     n_fwd, n_out = joint.meta["num_forward_nodes"], joint.meta["num_forward_outputs"]
     fwd_nodes = set(joint.nodes[:n_fwd])
-    tangents = set(joint.meta["tangents"])
+    tangents = set(joint.inputs_of("tangent"))
     keep, saved, stack = set(), set(), list(joint.outputs[n_out:])
     seen = set()
     while stack:
@@ -181,6 +186,10 @@ def _backward(j: Graph, wrt: list, tangents: list) -> list:
     return grads
 
 
+def _primal(role: Role) -> Role:
+    return Role("input") if role.kind == "tangent" else role
+
+
 def _mark(nodes, loc, rule) -> None:
     """Backward nodes point at the user's forward line and the op whose rule made them."""
     for n in nodes:
@@ -210,11 +219,11 @@ def _fresh(stem: str, taken: set) -> str:
 
 def _resolve_wrt(graph: Graph, wrt) -> list:
     by_name = {v.name.lstrip("%"): v for v in graph.inputs}
-    if wrt is None:
-        params = graph.meta.get("params")
-        if params:
-            return [by_name[p] for p in params if by_name[p].type.dtype.is_floating_point]
-        return [v for v in graph.inputs if v.type.dtype.is_floating_point]
+    if wrt is None:  # trainable parameters if there are any, else the float user inputs
+        params = [v for v in graph.inputs_of("param") if not v.role.frozen]
+        if params or graph.inputs_of("param", "buffer"):
+            return [v for v in params if v.type.dtype.is_floating_point]
+        return [v for v in graph.inputs_of("input") if v.type.dtype.is_floating_point]
     if isinstance(wrt, (str, int)) or not hasattr(wrt, "__iter__"):
         wrt = [wrt]
     out = []

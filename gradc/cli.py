@@ -359,7 +359,7 @@ def render(obj, shapes, dtype, args) -> str:
     model = instantiate(obj, dtype)
     specs = [TensorSpec(s, dtype) for s in shapes]
     graph = trace(model, *specs)
-    wrt = None if graph.meta.get("params") else list(range(len(specs)))
+    wrt = None if graph.inputs_of("param") else list(range(len(specs)))
     if args.train:
         if len(graph.outputs) != 1:
             raise UsageError(f"--train needs one output, the target returns {len(graph.outputs)}")

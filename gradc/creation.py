@@ -8,7 +8,7 @@ from gradc import dtypes
 from gradc.device import as_device
 from gradc.errors import DTypeError, GradcError, argument_values, with_op_context
 
-_state = {"rng": np.random.default_rng()}
+_state: dict = {"rng": np.random.default_rng(), "philox": None}
 
 
 def _rng() -> np.random.Generator:
@@ -18,7 +18,38 @@ def _rng() -> np.random.Generator:
 def manual_seed(seed: int):
     """Seed gradc's random numbers (``rand``, ``randn``, init of nn layers, dropout)."""
     _state["rng"] = np.random.default_rng(int(seed))
+    _state["philox"] = _philox_state(int(seed))
     return _state["rng"]
+
+
+def _philox_state(seed: int):
+    from gradc._tensor import Tensor
+
+    return Tensor._wrap(np.array([np.uint64(seed % 2**64).astype(np.int64), 0], dtype=np.int64))
+
+
+def rng_state():
+    """The counter-based generator's state, an int64 ``[2]`` tensor ``(seed, offset)``: what
+    ``rand`` and dropout draw from (inside a trace, the graph's RNG-state input)."""
+    if _state["philox"] is None:
+        _state["philox"] = _philox_state(int(np.random.SeedSequence().entropy % 2**63))
+    return _state["philox"]
+
+
+def set_rng_state(state) -> None:
+    _state["philox"] = state
+
+
+def draw(shape, dtype):
+    """Uniform samples in [0, 1): one ``rand`` op on the generator's state, which then moves
+    past them. Eager mode and a traced function run the same two ops."""
+    from gradc.dispatch import apply
+    from gradc.shapes import prod
+
+    state = rng_state()
+    out = apply("rand", state, shape=tuple(shape), dtype=dtype)
+    set_rng_state(apply("rng_skip", state, count=prod(tuple(shape))))
+    return out
 
 
 seed = manual_seed
@@ -52,7 +83,10 @@ def _new(data: np.ndarray, requires_grad: bool, device):
 
     if device is not None:
         as_device(device)
+    from gradc.dispatch import note_born
+
     t = Tensor._wrap(data)
+    note_born(t)  # made by the function being traced, if any: a constant there
     if requires_grad:
         t.requires_grad_(True)
     return t
@@ -120,8 +154,11 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False):
-    """Uniform on [0, 1)."""
-    return _new(_rng().random(_shape(size)).astype(_dtype(dtype).np), requires_grad, device)
+    """Uniform on [0, 1), from the counter-based generator (``gradc.manual_seed``)."""
+    if device is not None:
+        as_device(device)
+    out = draw(_shape(size), _dtype(dtype))
+    return out.requires_grad_(True) if requires_grad else out
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False):

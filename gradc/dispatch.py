@@ -12,7 +12,7 @@ import sympy
 from gradc import dtypes
 from gradc.autograd import grad_mode
 from gradc.autograd.function import make_node
-from gradc.errors import DeviceError, GradcError, tensor_types
+from gradc.errors import DeviceError, GradcError, TraceError, tensor_types
 from gradc.ops.table import get_op
 from gradc.shapes import is_symbolic
 from gradc.views import track as track_view
@@ -22,6 +22,23 @@ _trace_stack: list = []
 
 def current_graph():
     return _trace_stack[-1] if _trace_stack else None
+
+
+def note_born(t) -> None:
+    """A tensor made while a function is traced: a constant of the graph, not outside state."""
+    graph = current_graph()
+    if graph is not None and graph.capture is not None:
+        graph.capture.note_born(t)
+
+
+def _leaked(inputs, op) -> GradcError:
+    t = next(t for t in inputs if t.is_traced)
+    return TraceError(
+        f"a tensor holding {t._data.name} of the finished trace {t._data.graph.name!r} was used "
+        "outside it: traced values must not escape a trace (use the graph's outputs, or "
+        "gradc.compile, whose results are concrete)",
+        op=op.name,
+    ).with_context()
 
 
 def signature(op_name: str, inputs) -> str:
@@ -77,16 +94,32 @@ def apply(op, *args, **attrs):
         out_type = op.infer(*(t.type for t in inputs), **attrs)
     except GradcError as e:
         raise e.with_context(op=signature(op.name, inputs)) from None
-    graph = next((t._data.graph for t in inputs if t.is_traced), None)
-    if graph is None and is_symbolic(attrs):
-        graph = current_graph()
-        if graph is None:
+    # Only the active trace records; a traced value from a finished one is a leak, never an
+    # append to a dead graph. A trace that captures state records every op, so that tensors it
+    # reaches without arguments become inputs rather than results computed once.
+    graph = current_graph()
+    traced = any(t.is_traced for t in inputs)
+    if graph is None:
+        if traced:
+            raise _leaked(inputs, op)
+        if is_symbolic(attrs):
             raise GradcError("symbolic attributes outside a trace", op=op.name)
+    elif not (traced or graph.capture is not None or is_symbolic(attrs)):
+        graph = None
     if graph is not None:
         from gradc.errors import location_of, user_frame
 
-        values = [graph.lift(t) for t in inputs]
-        value = graph.add_node(op, values, attrs, out_type, location_of(user_frame()))
+        loc = location_of(user_frame())
+        values = [graph.lift(t, const=not isinstance(a, Tensor)) for a, t in zip(args, inputs)]
+        value = graph.add_node(op, values, attrs, out_type, loc)
+        if (
+            graph.capture is not None
+            and not grad_mode.is_grad_enabled()
+            and op.vjp
+            and out_type.dtype.is_floating_point
+            and any(t.requires_grad for t in inputs)
+        ):  # computed under no_grad from values that carry gradient: a stop_gradient
+            value = graph.add_node(get_op("stop_gradient"), [value], {}, out_type, loc)
         out = Tensor._wrap(value)
     else:
         arrays = [t._data for t in inputs]

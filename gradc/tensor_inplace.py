@@ -30,15 +30,16 @@ class InplaceOps:
     def _inplace(self, what: str, fn, *operands):
         """``self = fn(self)`` written into this tensor's storage (and so into its base's
         and every view's), following torch's rules for leaves, views and saved tensors."""
-        if self.is_traced:
-            raise TraceError(
-                "in-place ops are not supported while tracing", op=f"{what}({self.type})"
-            ).with_context()
-        views.check_writable(self, what)
-        src = self
+        traced = self.is_traced or any(getattr(t, "is_traced", False) for t in operands)
         grad = grad_mode.is_grad_enabled()
-        if grad and any(getattr(t, "requires_grad", False) for t in (self, *operands)):
-            src = views.snapshot(self)  # nodes recorded by ``fn`` read the value before the write
+        src = self
+        if traced:
+            if grad and self.is_leaf and self.requires_grad:
+                views.check_writable(self, what)  # the leaf rule; traced values have no strides
+        else:
+            views.check_writable(self, what)
+            if grad and any(getattr(t, "requires_grad", False) for t in (self, *operands)):
+                src = views.snapshot(self)  # nodes recorded by ``fn`` read the pre-write value
         result = fn(src)
         if tuple(result.shape) != tuple(self.shape):
             raise ShapeError(
@@ -54,6 +55,12 @@ class InplaceOps:
                     op=f"{what}({self.type})",
                 ).with_context()
             result = F.cast(result, self.dtype)
+        if result.is_traced:  # functionalised: the tensor now names the new SSA value
+            return self._rebind(result, result.grad_fn)
+        if self.is_traced:
+            raise TraceError(
+                "an in-place op on a traced tensor ran outside its trace", op=f"{what}({self.type})"
+            ).with_context()
         view = self._view
         rebase = grad and (result.requires_grad or (view is not None and view.base.requires_grad))
         if rebase and view is not None:
@@ -72,6 +79,27 @@ class InplaceOps:
             views.rebase(self, result)
         elif node is not None:
             self.grad_fn, self.requires_grad = node, True
+        return self
+
+    def _rebind(self, result, node):
+        """In-place under tracing: values are immutable, so the write is a new value that this
+        tensor now holds; the tape keeps the old value for nodes that read it."""
+        if node is not None and hasattr(node, "saved"):
+            old = _wrap(self._data, self.requires_grad)
+            old.grad_fn, old._accumulator, old._version = (
+                self.grad_fn,
+                self._accumulator,
+                self._version,
+            )
+            node.saved = [old if s is self else s for s in node.saved]
+        self._data = result._data
+        self._version += 1
+        if node is not None:
+            self.grad_fn, self.requires_grad = node, True
+        base = self.__dict__.get("_alias_of")
+        if base is not None:  # ``p.data.add_(...)``: the storage is p's
+            base._data = result._data
+            base._version += 1
         return self
 
     def __setitem__(self, idx, value):

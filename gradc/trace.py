@@ -17,9 +17,18 @@ import sympy
 
 from gradc import dispatch, dtypes
 from gradc._tensor import Tensor
-from gradc.autograd import grad_mode
+from gradc.capture import (
+    Capture,
+    GradSlot,
+    RngSlot,
+    TensorSlot,
+    flatten,
+    optimizer_state_slots,
+    reachable,
+    state_slots,
+)
 from gradc.errors import TraceError
-from gradc.ir.graph import Graph
+from gradc.ir.graph import RESULT, Graph, Role
 from gradc.ir.symbols import Dim
 from gradc.shapes import TensorType, canon
 
@@ -54,43 +63,135 @@ def trace(fn, *inputs, dynamic=None, params=None, name: str = "forward") -> Grap
     anything else (ints, flags) is passed through as a Python value. ``dynamic`` makes example
     tensors' dims symbolic: ``True`` turns dim 0 of each into ``N``; ``{0: "N"}`` names dims for
     every tensor input; a list gives one such dict (or None) per input. A module's parameters
-    and buffers become named graph inputs after the user's (``%fc.weight``), never constants;
-    ``params`` (a module or a ``{name: Tensor}`` dict) does the same for a function that uses a
-    module's weights, e.g. a loss.
+    and buffers become graph inputs after the user's (``param %fc.weight``), never constants;
+    so do ``params`` (a module or a ``{name: Tensor}`` dict) and every tensor the function
+    reaches through a closure or a global (a module's weights, an optimizer's state). Tensors
+    the function changes in place come back as ``new(NAME)`` outputs.
 
     >>> g = gradc.trace(net, gradc.randn(8, 1, 32, 32), dynamic=True)
-    >>> print(g)                         # graph forward(%x: f32[N,1,32,32], %conv1.weight: ...
-    >>> loss = gradc.trace(lambda x, y: F.mse_loss(net(x), y), x, y, params=net)
+    >>> print(g)                         # graph forward(%x: f32[N,1,32,32], param %conv1.weight...
+    >>> loss = gradc.trace(lambda x, y: F.mse_loss(net(x), y), x, y)
     """
     graph = Graph(name)
     names = _input_names(fn, len(inputs))
     args = []
     for i, (a, nm) in enumerate(zip(inputs, names)):
         spec = _spec_of(a, _dynamic_for(dynamic, i, len(inputs)))
-        args.append(a if spec is None else Tensor._wrap(graph.add_input(nm, spec.type)))
-    params = _named_tensors(fn if params is None else params)
-    taken = {v.name for v in graph.inputs}
-    saved, pnames = [], []
+        if spec is None:
+            args.append(a)
+            continue
+        t = Tensor._wrap(graph.add_input(nm, spec.type))
+        # every float input counts as differentiable, so that detach() and no_grad() blocks
+        # inside become stop_gradient whatever ``wrt`` the graph is later differentiated by
+        t.requires_grad = spec.dtype.is_floating_point
+        args.append(t)
+    named: dict = {}
+    slots = []
+    for pname, p in _named_tensors(fn if params is None else params):
+        named[id(p)] = pname
+        slots.append(TensorSlot(pname, _role_of(p, fn, params), p))
+        if p.dtype.is_floating_point:
+            slots.append(GradSlot(f"{pname}.grad", pname, p))
+    found = flatten(reachable(getattr(fn, "forward", fn)))
+    slots += state_slots(found, named) + [RngSlot()]
+    traced = run(graph, fn, args, slots, found, keep=len(graph.inputs) + len(named))
+    return traced.graph
+
+
+class Traced:
+    """What ``run`` made: the graph (results, then ``new`` values), the slots its state inputs
+    read, the places its ``new`` outputs go (or None: set to None), and ``wrt``."""
+
+    def __init__(self, graph, inputs, writes, n_results, wrt):
+        self.graph, self.inputs, self.writes = graph, inputs, writes
+        self.n_results, self.wrt = n_results, wrt
+
+    @property
+    def called_backward(self) -> bool:
+        return any(isinstance(slot, GradSlot) for slot, _ in self.writes)
+
+
+def run(graph, fn, args, slots, found=(), *, keep: int = 0, slot_args=()) -> Traced:
+    """Trace ``fn(*args)`` into ``graph`` with ``slots`` lifted to inputs (unused ones dropped,
+    but never the first ``keep`` inputs); restore every lifted tensor afterwards."""
+    cap = Capture(graph, slots, slot_args)
+    optimizers = [(n, o) for n, o in found if hasattr(o, "param_groups")]
+    cap.snapshot_states([o for _, o in optimizers])
     try:
-        for pname, p in params:
-            pnames.append(pname if "%" + pname not in taken else f"{pname}_param")
-            saved.append((p, p._data))
-            p._data = graph.add_input(pnames[-1], p.type)
+        cap.lift_all()
         dispatch._trace_stack.append(graph)
         try:
-            with grad_mode.no_grad():
-                out = fn(*args)
+            out = fn(*args)
         except TypeError as e:
             raise _undecidable(e) from None
         finally:
             dispatch._trace_stack.pop()
+        named = {id(s.read(slot_args)): s.name for s in cap.slots if isinstance(s, TensorSlot)}
+        extra = [s for n, o in optimizers for s in optimizer_state_slots(n, o, named)]
+        results, names = _outputs(graph, out)
+        items = list(out.values()) if isinstance(out, dict) else out
+        items = list(items) if isinstance(items, (tuple, list)) else [items]
+        requires_grad = [t.requires_grad and t.dtype.is_floating_point for t in items]
+        changes = [(slot, graph.lift(t, const=True) if t is not None else None)
+                   for slot, t in cap.changes(extra)]  # fmt: skip
     finally:
-        for p, data in saved:
-            p._data = data
-    graph.outputs, graph.output_names = _outputs(graph, out)
-    graph.meta["params"] = pnames  # input names, without the %
-    graph.meta["num_user_inputs"] = len(graph.inputs) - len(params)
-    return graph
+        cap.restore()
+    news = [(s, v) for s, v in changes if v is not None]
+    graph.set_outputs(
+        results + [v for _, v in news],
+        (names or _default_names(len(results))) + [s.name for s, _ in news],
+        [RESULT] * len(results) + [Role("new", of=s.name) for s, _ in news],
+    )
+    if not news and names is None:
+        graph.output_names = None
+        graph.output_roles = None
+    inputs = _prune(graph, cap.inputs, keep)
+    writes, k = [], len(results)
+    for slot, v in changes:
+        writes.append((slot, None if v is None else k))
+        k += v is not None
+    wrt = [v for v in cap.wrt if v in set(graph.inputs)]
+    traced = Traced(graph, inputs, writes, len(results), wrt)
+    traced.requires_grad = requires_grad
+    traced.structure = type(out).__name__ if isinstance(out, (tuple, list, dict)) else None
+    traced.names = names
+    return traced
+
+
+class recording:
+    """``with recording(graph):`` ops on its values append to ``graph`` (the active trace)."""
+
+    def __init__(self, graph: Graph):
+        self.graph = graph
+
+    def __enter__(self):
+        dispatch._trace_stack.append(self.graph)
+        return self.graph
+
+    def __exit__(self, *exc):
+        dispatch._trace_stack.pop()
+        return False
+
+
+def _default_names(n: int) -> list[str]:
+    return ["out"] if n == 1 else [f"out{i}" for i in range(n)]
+
+
+def _prune(graph, inputs, keep: int) -> list:
+    """Drop state inputs nothing reads; the slots of the inputs that remain, in order."""
+    used = {id(v) for n in graph.nodes for v in n.inputs} | {id(v) for v in graph.outputs}
+    keep_ids = {id(v) for v in graph.inputs[:keep]}
+    graph.inputs = [v for v in graph.inputs if id(v) in used or id(v) in keep_ids]
+    alive = {id(v) for v in graph.inputs}
+    return [(slot, v) for slot, v in inputs if id(v) in alive]
+
+
+def _role_of(t, fn, params) -> Role:
+    owner = fn if params is None else params
+    buffers = {id(b) for _, b in owner.named_buffers()} if hasattr(owner, "named_buffers") else ()
+    if id(t) in buffers:
+        return Role("buffer")
+    return Role("param", frozen=not t.requires_grad)
 
 
 def _input_names(fn, n: int) -> list[str]:

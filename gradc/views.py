@@ -99,8 +99,10 @@ def _link(out, src, name, attrs) -> None:
 def alias(x, name: str, **attrs):
     """A view op that changes nothing (``x[:]``, ``x.reshape(x.shape)``) still makes a new
     tensor, as in torch: a view of ``x`` with its own autograd node."""
-    if x.is_traced:
-        return x
+    from gradc.dispatch import apply, current_graph
+
+    if x.is_traced or current_graph() is not None:
+        return apply(name, x, **attrs)  # recorded: a trace sees every view, no_grad included
     from gradc._tensor import Tensor
     from gradc.autograd.function import make_node
     from gradc.ops.table import get_op

@@ -53,7 +53,7 @@ def format_graph(graph) -> str:
     def name(v) -> str:
         return names.get(v, f"{v.name}?")  # '?' marks a value from outside (the verifier says)
 
-    params = [f"{v.name}: {v.type}" for v in graph.inputs]
+    params = [_input(v) for v in graph.inputs]
     lines = [_wrapped(f"graph {graph.name}(", params, ") {", indent="")]
     body: list[tuple[str, str | None]] = []
     section = graph.meta.get("backward_start")
@@ -88,13 +88,34 @@ def _equal(a, b) -> bool:
         return False
 
 
+def _input(v) -> str:
+    """``%x: f32[N,4]`` for a user input; other roles lead: ``param %fc.weight: f32[3,4]``."""
+    role = getattr(v, "role", None)
+    text = f"{v.name}: {v.type}"
+    return text if role is None or role.kind == "input" else f"{role} {text}"
+
+
 def _return(graph, name) -> str:
     outs = [name(v) for v in graph.outputs]
-    if graph.output_names:
-        outs = [f"{n}={o}" for n, o in zip(graph.output_names, outs)]
+    roles = getattr(graph, "output_roles", None)
+    labels = list(graph.output_names) if graph.output_names else [None] * len(outs)
+    if roles is not None:  # ``new(fc.weight)=%9``: the role says what the caller does with it
+        labels = [_output_label(lb, r) for lb, r in zip(labels, roles)]
+    if any(lb is not None for lb in labels):
+        outs = [f"{lb.strip()}={o}" if lb else o for lb, o in zip(labels, outs)]
     elif len(outs) == 1:
         return f"  return {outs[0]}"
     return _wrapped("  return (", outs, ")", indent="  ")
+
+
+def _output_label(label, role) -> str | None:
+    """Results and gradients by name (``loss``, ``fc.weight.grad``); a new value of state by
+    the state it replaces (``new(fc.weight)``); a saved value as ``saved NAME``."""
+    if role.kind in ("result", "grad") and label:
+        return label
+    if role.of is not None:
+        return str(role)
+    return f"{role.kind} {label}" if label else role.kind
 
 
 def _wrapped(head: str, items: list[str], tail: str, indent: str) -> str:

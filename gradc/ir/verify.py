@@ -10,6 +10,7 @@ import sympy
 
 from gradc import dtypes
 from gradc.errors import GradcError
+from gradc.ir.graph import INPUT_ROLES, OUTPUT_ROLES
 from gradc.ops.table import OPS, Op
 from gradc.shapes import TensorType
 
@@ -68,6 +69,9 @@ def verify(graph) -> object:
             fail(msg)
         if v.name in names:
             fail(f"the name {v.name} is defined twice")
+        role = getattr(v, "role", None)
+        if role is None or role.kind not in INPUT_ROLES:
+            fail(f"{what} has no valid role ({role!r}); roles: {', '.join(INPUT_ROLES)}")
         names.add(v.name)
         defined.add(id(v))
 
@@ -109,4 +113,11 @@ def verify(graph) -> object:
     out_names = getattr(graph, "output_names", None)
     if out_names is not None and len(out_names) != len(graph.outputs):
         fail(f"{len(out_names)} output names for {len(graph.outputs)} outputs")
+    roles = getattr(graph, "output_roles", None)
+    if roles is not None:
+        if len(roles) != len(graph.outputs):
+            fail(f"{len(roles)} output roles for {len(graph.outputs)} outputs")
+        for k, r in enumerate(roles):
+            if getattr(r, "kind", None) not in OUTPUT_ROLES:
+                fail(f"output {k} has no valid role ({r!r}); roles: {', '.join(OUTPUT_ROLES)}")
     return graph

@@ -46,6 +46,12 @@ _REDUCTIONS = ("mean", "sum", "none")
 _public = with_op_context
 
 
+def _draw(shape, dtype):
+    from gradc.creation import draw
+
+    return draw(shape, dtype)
+
+
 def _unbatched(x, ndim_batched: int, what: str):
     """torch accepts ``[C, H, W]`` for ``[1, C, H, W]``; returns (x, whether to squeeze)."""
     if x.ndim == ndim_batched - 1:
@@ -235,7 +241,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if p == 1.0:
         return fn.mul(input, 0.0)
     # the mask is an op of the table, so a traced training graph draws a new one every run
-    draw = apply("rand", shape=tuple(input.shape), dtype=input.dtype)
+    draw = _draw(tuple(input.shape), input.dtype)
     keep = fn.div(fn.cast(fn.ge(draw, p), input.dtype), 1.0 - p)
     if inplace:
         return input._inplace("dropout_", lambda s: fn.mul(s, keep))

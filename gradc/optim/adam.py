@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 from gradc import functions as fn
 from gradc.creation import tensor
-from gradc.optim.optimizer import Optimizer, _fail
+from gradc.dtypes import float64
+from gradc.optim.optimizer import Optimizer, _fail, as_param_dtype
 
 
 class Adam(Optimizer):
@@ -57,7 +56,9 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = fn.zeros_like(p)
         state["step"].add_(1)
-        t = state["step"].item()
+        # bias corrections in float64 from the step tensor (no .item(): a traced step reads
+        # the step count as a value), rounded to the parameter's dtype once, as Python floats are
+        t = fn.cast(state["step"], float64)
         if group["weight_decay"] != 0:
             g = g + group["weight_decay"] * p
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
@@ -66,5 +67,7 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             state["max_exp_avg_sq"].copy_(fn.maximum(state["max_exp_avg_sq"], exp_avg_sq))
             exp_avg_sq = state["max_exp_avg_sq"]
-        denom = fn.sqrt(exp_avg_sq) / math.sqrt(1 - beta2**t) + eps
-        p.addcdiv_(exp_avg, denom, value=-lr / (1 - beta1**t))
+        bias2 = fn.cast(fn.sqrt(1 - fn.pow(beta2, t)), p.dtype)
+        step_size = fn.cast(fn.div(as_param_dtype(lr, None), 1 - fn.pow(beta1, t)), p.dtype)
+        denom = fn.sqrt(exp_avg_sq) / bias2 + eps
+        p.sub_(fn.mul(fn.div(exp_avg, denom), step_size))

@@ -41,6 +41,17 @@ def zero_grads(params, set_to_none: bool = True) -> None:
             p.grad.zero_()
 
 
+def as_param_dtype(value, p):
+    """A hyper-parameter as the update uses it: a Python number stays one (a weak scalar); a
+    tensor (``lr`` while a step is traced, where it is a graph input) is cast to ``p``'s dtype,
+    as the number would be, so a compiled step rounds exactly as the eager one."""
+    if isinstance(value, Tensor) and p is not None and value.dtype is not p.dtype:
+        from gradc.functions import cast
+
+        return cast(value, p.dtype)
+    return value
+
+
 def _fail(msg: str, op: str):
     raise OptimizerError(msg, op=op).with_context()
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from gradc.optim.optimizer import Optimizer, _fail
+from gradc import functions as fn
+from gradc.optim.optimizer import Optimizer, _fail, as_param_dtype
 
 
 class SGD(Optimizer):
@@ -58,4 +59,4 @@ class SGD(Optimizer):
             else:
                 buf.mul_(momentum).add_(g, alpha=1 - group["dampening"])
             g = g + momentum * buf if group["nesterov"] else buf
-        p.add_(g, alpha=-group["lr"])
+        p.sub_(fn.mul(g, as_param_dtype(group["lr"], p)))

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from gradc.ir.graph import Graph, Node, Value
 
-_OWN = {"name", "inputs", "nodes", "outputs", "output_names", "meta", "_consts", "_counter"}
+_OWN = {
+    "name", "inputs", "nodes", "outputs", "output_names", "output_roles", "meta", "_consts",
+    "_counter", "capture",
+}  # fmt: skip
 
 
 class Rewriter:
@@ -22,7 +25,7 @@ class Rewriter:
                 setattr(self.new, k, v)
         self.map: dict[int, Value] = {}
         for v in old.inputs:
-            self.map[id(v)] = self.new.add_input(v.name, v.type)
+            self.map[id(v)] = self.new.add_input(v.name, v.type, v.role)
         self._pos = 0  # index of the old node being rewritten (see ``walk``)
         self._origin: list[int] = []  # for each new node, the old node it was emitted for
 
@@ -55,6 +58,8 @@ class Rewriter:
         self.new.outputs = [self[v] for v in self.old.outputs]
         names = self.old.output_names
         self.new.output_names = list(names) if names is not None else None
+        roles = self.old.output_roles
+        self.new.output_roles = list(roles) if roles is not None else None
         self.new.meta = self._meta(getattr(self.old, "meta", {}))
         return self.new
 

@@ -68,7 +68,7 @@ def test_output_names_wrapping_and_the_backward_section():
     graph = gradc.trace(f, *long)
     joint = gradc.joint_graph(graph)
     text = str(joint)
-    assert text.startswith("graph joint(%x: f64[3], %w: f64[3], %tangents_1: f64[]) {")
+    assert text.startswith("graph joint(%x: f64[3], %w: f64[3], tangent %tangents_1: f64[]) {")
     assert "  # backward; saved from forward: %x, %w\n" in text
     assert "  return (out=%1, x.grad=" in text
     assert "vjp(mul)" in text and "vjp(sum)" in text

@@ -335,7 +335,7 @@ def test_passes_keep_the_joint_graphs_notes():
     out = dce(cse(joint))
     assert out.meta["num_forward_nodes"] == joint.meta["num_forward_nodes"]
     assert out.meta["backward_start"] is out.nodes[out.meta["num_forward_nodes"]]
-    assert [v.name for v in out.meta["tangents"]] == ["%tangents_1"]
+    assert [v.name for v in out.inputs_of("tangent")] == ["%tangents_1"]
     assert "# backward" in str(out)
     assert all(v.graph is out for v in out.meta["saved"])
 

@@ -67,7 +67,8 @@ def test_parameters_are_named_inputs_and_restored():
     assert [v.name for v in g.inputs] == [
         "%x", "%fc1.weight", "%fc1.bias", "%fc2.weight", "%fc2.bias"
     ]  # fmt: skip
-    assert g.meta["params"] == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    params = ["%fc1.weight", "%fc1.bias", "%fc2.weight", "%fc2.bias"]
+    assert [v.name for v in g.inputs_of("param")] == params
     assert not any(n.op.name == "constant" for n in g.nodes)  # weights are not baked in
     assert [p._data for _, p in net.named_parameters()] == before
     assert str(g.outputs[0].type) == "f64[N,3]"

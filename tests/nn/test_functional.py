@@ -193,14 +193,17 @@ def test_lenet_style_model_traces_with_a_symbolic_batch():
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
     from lenet import LeNet
 
+    from gradc.trace import recording
+
     n = sympy.Symbol("N", integer=True, positive=True)
     g = Graph()
     x = Tensor._wrap(g.add_input("x", TensorType(gradc.float32, (n, 1, 32, 32))))
     y = Tensor._wrap(g.add_input("y", TensorType(gradc.int64, (n,))))
     net = LeNet()
-    out = net(x)
-    assert str(out.type) == "f32[N,10]"
-    loss = F.cross_entropy(out, y)
+    with recording(g):  # only the active trace records: a graph nobody traces is dead
+        out = net(x)
+        assert str(out.type) == "f32[N,10]"
+        loss = F.cross_entropy(out, y)
     assert str(loss.type) == "f32[]"
     ops = [node.op.name for node in g.nodes]
     assert ops.count("conv2d") == 2 and ops.count("max_pool2d") == 2
@@ -222,11 +225,15 @@ def test_dropout_traces_to_fresh_random_masks_that_passes_keep_apart():
         assert [n.op.name for n in graph.nodes].count("rand") == 2
     x = np.ones((3, 400), dtype=np.float32)
     gradc.manual_seed(0)
-    (a,) = interpret(opt, x)
-    (b,) = interpret(opt, x)
+    state = gradc.creation.rng_state().numpy()
+    (a, new) = interpret(opt, x, rng=state)  # the RNG state is an input, its successor an output
+    (b, _) = interpret(opt, x, rng=new)
     assert set(np.unique(a)) <= {0.0, 2.0, 4.0} and {0.0, 4.0} <= set(np.unique(a))
     assert abs((a == 2.0).mean() - 0.5) < 0.1  # one mask kept the element, the other did not
-    assert not np.array_equal(a, b)  # a new draw on every run
+    assert not np.array_equal(a, b)  # a new state, a new draw
+    assert np.array_equal(interpret(opt, x, rng=state)[0], a)  # the same state, the same draw
+    eager = two_dropouts(gradc.tensor(x))  # eager mode draws the same stream from the same seed
+    assert np.array_equal(eager.numpy(), a)
 
 
 def test_backward_graph_reads_the_forward_dropout_mask_instead_of_drawing_again():
@@ -235,9 +242,19 @@ def test_backward_graph_reads_the_forward_dropout_mask_instead_of_drawing_again(
 
     n = gradc.Dim("N")
     g = gradc.trace(f, gradc.TensorSpec((n, 3)), gradc.TensorSpec((3, 4)))
-    for recompute in (False, True):
-        fwd, bwd = gradc.partition(gradc.joint_graph(g, wrt=["w"]), recompute=recompute)
-        assert "rand" not in [node.op.name for node in bwd.nodes]  # the mask arrives saved
-        assert [node.op.name for node in fwd.nodes].count("rand") == 1
-        if recompute:  # everything else is recomputed from the primals and the saved draw
-            assert [v.name for v in bwd.inputs if v.name.startswith("%rand")]
+    fwd, bwd = gradc.partition(gradc.joint_graph(g, wrt=["w"]))
+    assert "rand" not in [node.op.name for node in bwd.nodes]  # the mask arrives saved
+    assert [node.op.name for node in fwd.nodes].count("rand") == 1
+    # recomputing redraws from the same RNG-state input: the same mask, so the same gradient
+    full = gradc.grad_graph(g, wrt=["w"], recompute=True)
+    assert "%rng" in [v.name for v in full.inputs]
+    from gradc.ir import interpret
+
+    x, w = np.ones((5, 3), np.float32), np.ones((3, 4), np.float32)
+    state, ct = gradc.creation.rng_state().numpy(), np.float32(1.0)
+    outs = interpret(fwd, x, w, rng=state)
+    saved = dict(zip(fwd.output_names, outs))
+    feed = {"x": x, "w": w, "tangents_1": ct, **saved}
+    by_saved = interpret(bwd, {v.name[1:]: feed[v.name[1:]] for v in bwd.inputs})
+    (again,) = interpret(full, x, w, state, ct)
+    assert np.array_equal(by_saved[0], again)

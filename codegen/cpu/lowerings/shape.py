@@ -20,6 +20,11 @@ def _reshape(w, node, ins, out):
     w.line(f"{out} = np.ascontiguousarray({ins[0]}).reshape({w.shape(node.out)})")
 
 
+@lowering("stop_gradient")
+def _stop_gradient(w, node, ins, out):
+    w.line(f"{out} = {ins[0]}  # the identity: only differentiation treats it specially")
+
+
 @lowering("expand")
 def _expand(w, node, ins, out):
     shape = node.out.type.shape

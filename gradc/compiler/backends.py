@@ -1,0 +1,53 @@
+"""Backends of ``gradc.compile``: a backend takes a graph and returns a callable with the
+interpreter's calling convention (arrays in graph-input order in, a list of arrays out).
+
+``interpret`` runs the graph with the ops' numpy impls (the oracle, like torch.compile's
+``aot_eager``); ``numba`` lowers it with the code generator (``gradc.lower``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+
+from gradc.errors import GradcError
+from gradc.ir.interpret import interpret
+
+BACKENDS: dict = {}
+
+
+def register_backend(name: str, make) -> None:
+    """``make(graph) -> callable(*arrays) -> list[ndarray]``."""
+    BACKENDS[name] = make
+
+
+def get_backend(name: str):
+    if callable(name):
+        return name
+    make = BACKENDS.get(name)
+    if make is None:
+        raise GradcError(
+            f"unknown backend {name!r}; choose one of {', '.join(sorted(BACKENDS))}",
+            op="gradc.compile",
+        )
+    if name == "numba" and importlib.util.find_spec("gradc.lower") is None:
+        raise GradcError(
+            "backend='numba' needs the code generator (gradc.lower), which this build does not "
+            "have yet; use backend='interpret' (the reference interpreter) meanwhile",
+            op="gradc.compile",
+        )
+    return make
+
+
+def _interpret(graph):
+    return functools.partial(interpret, graph)
+
+
+def _numba(graph):
+    from gradc.lower import lower  # the code generator's seam: a Program, called like interpret
+
+    return lower(graph)
+
+
+register_backend("interpret", _interpret)
+register_backend("numba", _numba)

@@ -1,0 +1,223 @@
+"""``CompiledFunction``: trace on first call (per guard set), run the graph, write state back.
+
+One call: find the state the function reaches (modules, optimizers, tensors through closures,
+globals, ``self`` or arguments), check the guards, trace and compile if no cached graph fits,
+then read every input slot, run the backend, write each ``new`` output to its place (parameter
+storage, ``.grad``, optimizer state, the RNG state) and wrap the results as Tensors.
+
+Results that require grad (a module's forward) come from the forward half of the partitioned
+joint graph and carry a ``grad_fn`` that runs the backward half, so ``loss.backward()`` fills
+``.grad`` as eager mode does. A function that itself calls ``backward()`` (a training step) is
+one graph, and its results are plain values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradc import autodiff
+from gradc._tensor import Tensor
+from gradc.autograd import grad_mode
+from gradc.autograd.function import Node, edge_of
+from gradc.capture import (
+    ArgGradSlot,
+    ArgSlot,
+    GradSlot,
+    RngSlot,
+    flatten,
+    reachable,
+    state_slots,
+)
+from gradc.compiler import guards as G
+from gradc.errors import AutogradError, TraceError
+from gradc.ir.graph import Graph
+from gradc.ir.symbols import Dim
+from gradc.shapes import TensorType
+from gradc.trace import _input_names, run
+
+COUNTERS = {"compiles": 0}
+_ABSENT = object()  # every trace-and-compile in this process, for tests and logs
+
+
+class Entry:
+    """One compiled variant: the traced graph, its backend callables and its calling plan."""
+
+    def __init__(self, traced, call, fwd=None, bwd=None, bwd_call=None):
+        self.traced, self.call, self.fwd, self.bwd, self.bwd_call = traced, call, fwd, bwd, bwd_call
+
+
+class CompiledFunction:
+    """``gradc.compile(fn)``: call it like ``fn``."""
+
+    def __init__(self, fn, backend, *, dynamic: bool = True, module=None, name=None):
+        self.fn, self.make, self.dynamic, self.module = fn, backend, dynamic, module
+        self.name = name or getattr(fn, "__qualname__", type(fn).__name__)
+        self.entries: list[Entry] = []
+        self.last: list | None = None
+        self.compiles = 0
+
+    # ---- one call ------------------------------------------------------------------------------
+    def __call__(self, *args):
+        found = self._found(args)
+        names = _input_names(self.module if self.module is not None else self.fn, len(args))
+        slots = self._slots(names, args, found)
+        guard_list = G.guards(names, args, found, slots, self.dynamic)
+        now = dict(guard_list)
+        entry = next(
+            (e for e in self.entries if all(now.get(k, _ABSENT) == v for k, v in e.guards)), None
+        )
+        if entry is None:
+            if self.last is not None:
+                G.log_recompile(self.name, G.failed(self.last, guard_list), self.compiles + 1)
+            entry = self._compile(names, args, found, slots)
+            entry.guards = self._relevant(guard_list, slots, entry)
+            self.entries.append(entry)
+            self.last = entry.guards
+        return self._run(entry, args)
+
+    def _relevant(self, guard_list, slots, entry):
+        """A module's forward neither reads nor writes ``.grad`` (backward does, eagerly):
+        whether a ``.grad`` exists is no guard of its graph."""
+        if self.module is None:
+            return guard_list
+        used = {id(s) for s, _ in entry.traced.inputs} | {id(s) for s, _ in entry.traced.writes}
+        skip = {s.name for s in slots if isinstance(s, GradSlot) and id(s) not in used}
+        return [(k, v) for k, v in guard_list if k.rpartition(".")[0] not in skip and k not in skip]
+
+    def _found(self, args):
+        roots = [("", self.module)] if self.module is not None else []
+        target = self.module.forward if self.module is not None else self.fn
+        roots += reachable(target)
+        roots += [(f"arg{i}", a) for i, a in enumerate(args) if not isinstance(a, Tensor)]
+        return flatten(roots)
+
+    def _slots(self, names, args, found):
+        slots, named = [], {}
+        for i, (name, a) in enumerate(zip(names, args)):
+            if isinstance(a, Tensor) and id(a) not in named:
+                named[id(a)] = name
+                slots.append(ArgSlot(name, i))
+                if a.dtype.is_floating_point and a.requires_grad:
+                    slots.append(ArgGradSlot(f"{name}.grad", name, i))
+        return slots + state_slots(found, named) + [RngSlot()]
+
+    # ---- compiling -----------------------------------------------------------------------------
+    def _compile(self, names, args, found, slots):
+        graph = Graph(_graph_name(self.name))
+        symbols: dict = {}
+        for slot in slots:
+            if isinstance(slot, ArgSlot):
+                t = args[slot.index]
+                shape = list(t.shape)
+                if self.dynamic and shape:
+                    sym = symbols.setdefault(shape[0], "N" if not symbols else f"N{len(symbols)}")
+                    shape[0] = Dim(sym)
+                slot.type = TensorType(t.dtype, tuple(shape))
+        n_args = sum(isinstance(s, ArgSlot) for s in slots)
+        try:
+            traced = run(graph, self.fn, list(args), slots, found, keep=n_args, slot_args=args)
+        except TraceError as e:
+            if self.dynamic and "symbolic dimension" in str(e):
+                self.dynamic = False  # the function branches on the batch size: specialise
+                G.log_recompile(self.name, "the batch size decides control flow: static", 0)
+                return self._compile(names, args, found, self._slots(names, args, found))
+            raise
+        self.compiles += 1
+        COUNTERS["compiles"] += 1
+        want_grad = (
+            grad_mode.is_grad_enabled()
+            and not traced.called_backward
+            and any(traced.requires_grad)
+            and traced.wrt
+        )
+        if not want_grad:
+            return Entry(traced, self.make(traced.graph))
+        joint = autodiff.joint_graph(traced.graph, wrt=traced.wrt, name="joint")
+        fwd, bwd = autodiff.partition(joint, names=("forward", "backward"))
+        return Entry(traced, self.make(fwd), fwd, bwd, self.make(bwd))
+
+    # ---- running -------------------------------------------------------------------------------
+    def _run(self, entry, args):
+        traced = entry.traced
+        feed = [_array(slot.read(args)) for slot, _ in traced.inputs]
+        outs = list(entry.call(*feed))
+        for slot, idx in traced.writes:
+            slot.write(args, None if idx is None else outs[idx])
+        results = [Tensor._wrap(a) for a in outs[: traced.n_results]]
+        if entry.bwd is not None:
+            self._attach_grad(entry, args, feed, outs, results)
+        return _structure(traced, results)
+
+    def _attach_grad(self, entry, args, feed, outs, results):
+        traced = entry.traced
+        by_value = {id(v): slot for slot, v in traced.inputs}
+        wrt = [by_value[id(v)].read(args) for v in traced.wrt]
+        env = {v.name: a for (_, v), a in zip(traced.inputs, feed)}
+        for name, role, a in zip(entry.fwd.output_names, entry.fwd.roles(), outs):
+            if role.kind == "saved":
+                env["%" + name] = a
+        floats = [k for k, t in enumerate(results) if t.dtype.is_floating_point]
+        for k, rg in enumerate(traced.requires_grad):
+            if rg:
+                node = CompiledBackward(entry, env, wrt, results, floats, k)
+                results[k].grad_fn, results[k].requires_grad = node, True
+
+
+class CompiledBackward(Node):
+    """The ``grad_fn`` of a compiled result: runs the compiled backward graph with the saved
+    values of its forward call; edges lead to the parameters' and inputs' own tape nodes."""
+
+    def __init__(self, entry, env, wrt, results, floats, index):
+        self.entry, self.env, self.floats, self.index = entry, env, floats, index
+        self.shapes = [(results[k]._data.shape, results[k]._data.dtype) for k in floats]
+        self._next = tuple(edge_of(t) if t.requires_grad else (None, 0) for t in wrt)
+        self.released = False
+
+    def name(self) -> str:
+        return "CompiledFunctionBackward"
+
+    @property
+    def next_functions(self) -> tuple:
+        return self._next
+
+    def apply(self, ct):
+        if self.released:
+            raise AutogradError(
+                "Trying to backward through the compiled graph a second time: pass "
+                "retain_graph=True to the first backward()",
+                op=self.name(),
+            )
+        tangents = iter(
+            ct._concrete("backward") if k == self.index else np.zeros(shape, dtype)
+            for k, (shape, dtype) in zip(self.floats, self.shapes)
+        )
+        env = dict(self.env)
+        feed = []
+        for v in self.entry.bwd.inputs:
+            feed.append(next(tangents) if v.role.kind == "tangent" else env[v.name])
+        grads = self.entry.bwd_call(*feed)
+        return [Tensor._wrap(np.asarray(g)) for g in grads]
+
+    def release(self) -> None:
+        self.env, self.released = None, True
+
+
+def _holds(guard_list, now: dict) -> bool:
+    return all(now.get(k, _ABSENT) == v for k, v in guard_list)
+
+
+def _array(t):
+    return t._concrete("gradc.compile") if isinstance(t, Tensor) else np.asarray(t)
+
+
+def _structure(traced, results):
+    if traced.structure is None:
+        return results[0]
+    if traced.structure == "dict":
+        return dict(zip(traced.names, results))
+    return list(results) if traced.structure == "list" else tuple(results)
+
+
+def _graph_name(name: str) -> str:
+    out = "".join(c if c.isalnum() or c == "_" else "_" for c in name).strip("_")
+    return out or "compiled"

@@ -1,0 +1,104 @@
+"""Guards: what a compiled graph assumed about its call, as ``(label, value)`` pairs.
+
+A call whose guards equal a cached entry's reuses it; otherwise gradc recompiles, and with
+``GRADC_LOG=recompiles`` says which guard failed. Checked: each tensor argument's dtype, rank,
+device, shape (all but the batch dim when ``dynamic``) and ``requires_grad``; Python-value
+arguments; grad mode; every module's ``training`` flags; each state tensor's dtype, shape and
+``requires_grad``, whether each ``.grad`` and optimizer-state entry exists; optimizer
+hyper-parameters other than ``lr`` (which is a graph input: changing it needs no recompile).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from gradc._tensor import Tensor
+from gradc.autograd import grad_mode
+from gradc.capture import HyperSlot
+
+_ACCEPTED = ("lr",)
+
+
+def _tensor(label: str, t, dynamic: bool) -> list:
+    if t is None:
+        return [(label, None)]
+    out = [
+        (f"{label}.dtype", t.dtype.name),
+        (f"{label}.device", str(t.device)),
+        (f"{label}.ndim", t.ndim),
+        (f"{label}.requires_grad", bool(t.requires_grad)),
+    ]
+    for d, size in enumerate(t.shape):
+        if not (dynamic and d == 0):
+            out.append((f"{label}.shape[{d}]", int(size)))
+    return out
+
+
+def _value(v):
+    if isinstance(v, (list, tuple)):
+        return tuple(_value(x) for x in v)
+    try:
+        hash(v)
+    except TypeError:
+        return ("id", id(v))
+    if hasattr(v, "parameters") or hasattr(v, "param_groups"):
+        return ("id", id(v))
+    return (type(v).__name__, v)
+
+
+def guards(names, args, found, slots, dynamic: bool) -> list[tuple]:
+    """The guard list of one call (see the module docstring)."""
+    out = [("grad_mode", grad_mode.is_grad_enabled())]
+    firsts: dict = {}
+    batch = []
+    for i, (name, a) in enumerate(zip(names, args)):
+        if isinstance(a, Tensor):
+            out += _tensor(name, a, dynamic)
+            out.append((f"{name} is argument", firsts.setdefault(id(a), i)))
+            if dynamic and a.ndim:
+                batch.append(int(a.shape[0]))
+        else:
+            out.append((name, _value(a)))
+    if dynamic:  # arguments with equal batch sizes share one symbol
+        out.append(("batch sizes equal", tuple(batch.index(b) for b in batch)))
+    for name, obj in found:
+        if hasattr(obj, "named_modules"):
+            flags = tuple(m.training for _, m in obj.named_modules())
+            out.append((f"{name or 'module'}.training", flags))
+        if hasattr(obj, "param_groups"):
+            for gi, group in enumerate(obj.param_groups):
+                for k, v in group.items():
+                    if k != "params" and k not in _ACCEPTED:
+                        out.append((f"{name}.param_groups[{gi}].{k}", _value(v)))
+    for slot in slots:
+        if isinstance(slot, HyperSlot):
+            out.append((slot.name, type(slot.group[slot.key]).__name__))
+        elif not hasattr(slot, "index"):  # arguments are above
+            out += _tensor(slot.name, slot.read(args), False)
+    return out
+
+
+def failed(old: list[tuple], new: list[tuple]) -> str:
+    """The first guard that differs, as ``label: old -> new``."""
+    a, b = dict(old), dict(new)
+    for label, v in new:
+        if label not in a:
+            return f"{label}: (absent) -> {_show(v)}"
+        if a[label] != v:
+            return f"{label}: {_show(a[label])} -> {_show(v)}"
+    for label, v in old:
+        if label not in b:
+            return f"{label}: {_show(v)} -> (absent)"
+    return "(no guard differs)"
+
+
+def _show(v) -> str:
+    if isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], str) and v[0] != "id":
+        return repr(v[1])
+    return repr(v)
+
+
+def log_recompile(what: str, reason: str, count: int) -> None:
+    if "recompiles" in os.environ.get("GRADC_LOG", "").split(","):
+        sys.stderr.write(f"gradc.compile: recompiling {what} (compile {count}): {reason}\n")

@@ -1,0 +1,85 @@
+"""Randomness is an input: a compiled step draws the eager stream, a new mask every call."""
+
+import numpy as np
+
+import gradc
+import gradc.nn as nn
+from gradc.ops.random import philox4x32, uniform
+
+f64 = gradc.float64
+
+
+def test_philox_matches_the_random123_known_answer():
+    words = philox4x32(np.array([0]), 0)
+    assert [int(w[0]) for w in words] == [0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8]
+
+
+def test_uniform_is_counter_based_and_in_range():
+    a = uniform(7, 0, 1000, np.float64)
+    assert np.array_equal(uniform(7, 500, 500, np.float64), a[500:])  # any slice alone
+    assert 0.0 <= a.min() and a.max() < 1.0 and abs(a.mean() - 0.5) < 0.05
+    b = uniform(7, 0, 1000, np.float32)
+    assert b.dtype == np.float32 and b.max() < 1.0
+
+
+def _model(p):
+    gradc.manual_seed(3)
+    return nn.Sequential(nn.Linear(6, 16), nn.Dropout(p), nn.Linear(16, 2)).double()
+
+
+def test_a_compiled_model_draws_the_eager_stream_and_a_new_mask_each_call():
+    net = _model(0.5)
+    c = gradc.compile(net, backend="interpret")
+    x = gradc.randn(4, 6, dtype=f64)
+    gradc.manual_seed(11)
+    compiled = [c(x).detach().numpy() for _ in range(3)]
+    after = gradc.creation.rng_state().numpy().copy()
+    gradc.manual_seed(11)
+    eager = [net(x).detach().numpy() for _ in range(3)]
+    for a, b in zip(compiled, eager):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(compiled[0], compiled[1])
+    np.testing.assert_array_equal(after, gradc.creation.rng_state().numpy())
+    assert c.compiles == 1
+
+
+def test_a_compiled_training_step_with_dropout_tracks_eager():
+    import copy
+
+    import gradc.nn.functional as F
+
+    net = _model(0.3)
+    ref = copy.deepcopy(net)
+    opts = [gradc.optim.SGD(m.parameters(), lr=0.1) for m in (net, ref)]
+
+    def make(m, opt):
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.mse_loss(m(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step
+
+    step, eager = gradc.compile(make(net, opts[0]), backend="interpret"), make(ref, opts[1])
+    x, y = gradc.randn(5, 6, dtype=f64), gradc.randn(5, 2, dtype=f64)
+    for seed in (1, 2, 3):
+        gradc.manual_seed(seed)
+        a = step(x, y).item()
+        gradc.manual_seed(seed)
+        b = eager(x, y).item()
+        assert abs(a - b) < 1e-12
+    for p, q in zip(net.parameters(), ref.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), atol=1e-12)
+
+
+def test_p_zero_and_eval_are_no_dropout():
+    x = gradc.randn(4, 6, dtype=f64)
+    plain = _model(0.0)
+    for p, mode in ((0.0, "train"), (0.7, "eval")):
+        net = _model(p)
+        getattr(net, mode)()
+        c = gradc.compile(net, backend="interpret")
+        np.testing.assert_array_equal(c(x).detach().numpy(), plain(x).detach().numpy())
+        assert c._compiled.entries[0].traced.graph.inputs_of("rng") == []

@@ -1,0 +1,110 @@
+"""A whole LeNet training step compiled into one graph tracks the eager step."""
+
+import copy
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gradc
+import gradc.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+from lenet import LeNet  # noqa: E402
+
+f64 = gradc.float64
+
+
+def _make_step(net, opt):
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def _arrays(t):
+    return None if t is None else t.detach().numpy()
+
+
+def _assert_same(net, ref, opt, ropt, tol):
+    for (name, p), q in zip(net.named_parameters(), ref.parameters()):
+        np.testing.assert_allclose(_arrays(p), _arrays(q), rtol=0, atol=tol, err_msg=name)
+        np.testing.assert_allclose(_arrays(p.grad), _arrays(q.grad), rtol=0, atol=tol)
+        a, b = opt.state[p], ropt.state[q]
+        assert a.keys() == b.keys(), name
+        for k in a:
+            np.testing.assert_allclose(_arrays(a[k]), _arrays(b[k]), rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize(
+    "make_opt",
+    [
+        lambda ps: gradc.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+        lambda ps: gradc.optim.Adam(ps, lr=2e-3, amsgrad=True, weight_decay=1e-3),
+    ],
+    ids=["sgd", "adam"],
+)
+def test_lenet_training_step_tracks_eager_for_ten_steps(make_opt):
+    gradc.manual_seed(0)
+    net = LeNet().double()
+    ref = copy.deepcopy(net)
+    opt, ropt = make_opt(net.parameters()), make_opt(ref.parameters())
+    step = gradc.compile(_make_step(net, opt), backend="interpret")
+    eager = _make_step(ref, ropt)
+    batches = [3, 3, 3, 5, 5, 2, 4, 4, 1, 3]
+    warm = None
+    for i, b in enumerate(batches):
+        x, y = gradc.randn(b, 1, 32, 32, dtype=f64), gradc.randint(0, 10, (b,))
+        if i == 4:  # a checkpoint restored mid-run, and a new learning rate
+            state = {k: v * 0.5 for k, v in ref.state_dict().items()}
+            net.load_state_dict(state)
+            ref.load_state_dict(state)
+        if i == 6:
+            for o in (opt, ropt):
+                o.param_groups[0]["lr"] *= 0.3
+        loss, ref_loss = step(x, y), eager(x, y)
+        assert abs(loss.item() - ref_loss.item()) <= 1e-10
+        _assert_same(net, ref, opt, ropt, 1e-10)
+        if i == 1:
+            warm = step.compiles  # the first step creates the optimizer state and .grad
+    assert warm == 2 and step.compiles == 2  # no recompile for batch sizes, lr or a checkpoint
+
+
+def test_recompile_log_names_the_failed_guard(capsys, monkeypatch):
+    monkeypatch.setenv("GRADC_LOG", "recompiles")
+    net = gradc.nn.Linear(4, 2).double()
+    f = gradc.compile(lambda x: net(x).sum(), backend="interpret")
+    f(gradc.randn(3, 4, dtype=f64))
+    f(gradc.randn(5, 4, dtype=f64))  # batch size: no recompile
+    assert f.compiles == 1 and capsys.readouterr().err == ""
+    with pytest.raises(gradc.GradcError):
+        f(gradc.randn(3, 5, dtype=f64))  # a new non-batch size recompiles (and net rejects it)
+    err = capsys.readouterr().err
+    assert err.count("recompiling") == 1 and "x.shape[1]: 4 -> 5" in err
+    with pytest.raises(gradc.GradcError):
+        f(gradc.randn(3, 4))  # float32: a recompile (and a dtype error from the f64 weights)
+    assert "x.dtype: 'float64' -> 'float32'" in capsys.readouterr().err
+
+
+def test_python_values_and_rank_are_guards():
+    f = gradc.compile(lambda x, k: (x * k).sum(), backend="interpret")
+    x = gradc.randn(2, 3, dtype=f64)
+    assert f(x, 2).item() == pytest.approx((x * 2).sum().item())
+    assert f(x, 3).item() == pytest.approx((x * 3).sum().item())
+    f(gradc.randn(2, 3, 1, dtype=f64), 3)
+    assert f.compiles == 3
+
+
+def test_the_numba_backend_says_it_is_not_there_yet_or_works():
+    import importlib.util
+
+    if importlib.util.find_spec("gradc.lower") is None:
+        with pytest.raises(gradc.GradcError, match="backend='interpret'"):
+            gradc.compile(lambda x: x)
+    with pytest.raises(gradc.GradcError, match="unknown backend"):
+        gradc.compile(lambda x: x, backend="tpu")
