@@ -221,7 +221,7 @@ def _methods():
         setattr(Tensor, f"__r{name}__", lambda self, o, f=f: f(o, self))
     Tensor.__invert__ = lambda self: bitwise_not(self)  # noqa: F821
     Tensor.masked_fill_ = lambda self, mask, value: self._inplace(
-        masked_fill(self, mask, value), "masked_fill_"
+        "masked_fill_", lambda s: masked_fill(s, mask, value), mask, value
     )
 
 

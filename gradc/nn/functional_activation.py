@@ -21,8 +21,9 @@ __all__ = ["gelu", "silu", "leaky_relu", "elu", "one_hot", "hardtanh", "relu6", 
 _public = with_op_context
 
 
-def _maybe_inplace(input, out, inplace: bool, name: str):
-    return input._inplace(out, name + "_") if inplace else out
+def _maybe_inplace(input, f, inplace: bool, name: str):
+    """``f(input)``, written into ``input`` when ``inplace`` (torch's rules for in-place ops)."""
+    return input._inplace(name + "_", f) if inplace else f(input)
 
 
 @_public
@@ -44,31 +45,40 @@ def gelu(input, approximate: str = "none"):
 @_public
 def silu(input, inplace: bool = False):
     """``x * sigmoid(x)`` (swish)."""
-    return _maybe_inplace(input, fn.mul(input, fn.sigmoid(input)), inplace, "silu")
+    return _maybe_inplace(input, lambda x: fn.mul(x, fn.sigmoid(x)), inplace, "silu")
 
 
 @_public
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
     """``x`` where ``x > 0``, else ``negative_slope * x``."""
-    out = fn.where(fn.gt(input, 0), input, fn.mul(input, negative_slope))
-    return _maybe_inplace(input, out, inplace, "leaky_relu")
+
+    def f(x):
+        return fn.where(fn.gt(x, 0), x, fn.mul(x, negative_slope))
+
+    return _maybe_inplace(input, f, inplace, "leaky_relu")
 
 
 @_public
 def elu(input, alpha: float = 1.0, inplace: bool = False):
     """``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)``; ``exp`` only sees ``min(x, 0)``, so
     large inputs cannot overflow into a nan gradient."""
-    neg = fn.mul(alpha, apply("expm1", fn.minimum(input, 0.0)))
-    out = fn.where(fn.gt(input, 0), input, neg)
-    return _maybe_inplace(input, out, inplace, "elu")
+
+    def f(x):
+        neg = fn.mul(alpha, apply("expm1", fn.clamp(x, None, 0.0)))
+        return fn.where(fn.gt(x, 0), x, neg)
+
+    return _maybe_inplace(input, f, inplace, "elu")
 
 
 @_public
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
     """``clamp(x, min_val, max_val)``, with gradient 0 on the bounds (torch's, unlike clamp's)."""
-    inside = apply("logical_and", fn.gt(input, min_val), fn.lt(input, max_val))
-    out = fn.where(inside, input, fn.clamp(input, min_val, max_val).detach())
-    return _maybe_inplace(input, out, inplace, "hardtanh")
+
+    def f(x):
+        inside = apply("logical_and", fn.gt(x, min_val), fn.lt(x, max_val))
+        return fn.where(inside, x, fn.clamp(x, min_val, max_val).detach())
+
+    return _maybe_inplace(input, f, inplace, "hardtanh")
 
 
 @_public
@@ -80,7 +90,7 @@ def relu6(input, inplace: bool = False):
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``."""
     bx = fn.mul(input, beta)
-    soft = fn.div(apply("log1p", fn.exp(fn.minimum(bx, threshold))), beta)
+    soft = fn.div(apply("log1p", fn.exp(fn.clamp(bx, None, threshold))), beta)
     return fn.where(fn.gt(bx, threshold), input, soft)
 
 

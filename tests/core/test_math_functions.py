@@ -6,6 +6,7 @@ compositions here get their own hypothesis gradcheck."""
 from __future__ import annotations
 
 import math
+from math import prod
 
 import numpy as np
 import pytest
@@ -284,7 +285,9 @@ def composites(draw):
         c = draw(st.sampled_from([0, 1]))
         return (lambda x: x.var(dim, keepdim=keep, correction=c)), [_leaf(draw, shape, 1, 3)]
     if kind == "std":  # spread values: the std never reaches 0 where sqrt has no derivative
-        vals = np.arange(x.numel(), dtype=np.float64).reshape(shape) * 0.7 + 1
+        if x.numel() < 2:  # one value has no spread: std is nan (correction=1) or 0
+            shape = (2,)
+        vals = np.arange(prod(shape), dtype=np.float64).reshape(shape) * 0.7 + 1
         x = gradc.tensor(vals, dtype=f64, requires_grad=True)
         return (lambda x: x.std() + x.std(correction=0)), [x]
     if kind == "norm":
