@@ -131,7 +131,8 @@ def _refresh(t) -> None:
         return
     with grad_mode.enable_grad():
         r = replay(v.base, v.path)
-    t._grad_fn, t._requires_grad = r._grad_fn, r._requires_grad
+    if r._grad_fn is not None or t._grad_fn is not None:  # else keep a leaf view's own flag
+        t._grad_fn, t._requires_grad = r._grad_fn, r._requires_grad
 
 
 def snapshot(t):
