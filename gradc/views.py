@@ -151,7 +151,7 @@ def _fail(t, what: str, msg: str):
 def check_writable(t, what: str) -> None:
     """torch's refusals before an in-place write to ``t``."""
     d = t._data
-    if any(s == 0 and n > 1 for s, n in zip(d.strides, d.shape)):
+    if 0 in d.strides and any(s == 0 and n > 1 for s, n in zip(d.strides, d.shape)):
         raise _fail(
             t,
             what,
