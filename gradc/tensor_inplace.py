@@ -34,7 +34,7 @@ class InplaceOps:
             raise TraceError(
                 "in-place ops are not supported while tracing", op=f"{what}({self.type})"
             ).with_context()
-        views.check_writable(self, what)
+        views.check_writable(self, what, operands)
         src = self
         grad = grad_mode.is_grad_enabled()
         if grad and any(getattr(t, "requires_grad", False) for t in (self, *operands)):

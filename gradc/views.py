@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradc.autograd import grad_mode
-from gradc.errors import AutogradError
+from gradc.errors import AutogradError, GradcError
 
 
 class ViewInfo:
@@ -144,20 +144,45 @@ def snapshot(t):
     return old
 
 
-def _fail(t, what: str, msg: str):
-    return AutogradError(msg, op=f"{what}({t.type})").with_context()
+def _fail(t, what: str, msg: str, cls=AutogradError):
+    return cls(msg, op=f"{what}({t.type})").with_context()
 
 
-def check_writable(t, what: str) -> None:
-    """torch's refusals before an in-place write to ``t``."""
+def _partial_overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Some but not all memory shared, or shared with another layout (torch refuses these)."""
+    if not np.may_share_memory(a, b):
+        return False
+    same = (
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        and a.strides == b.strides
+        and a.shape == b.shape
+    )
+    try:
+        return not same and np.shares_memory(a, b, max_work=10_000)
+    except np.exceptions.TooHardError:
+        return False  # torch, too, only refuses the overlaps it can see
+
+
+def check_writable(t, what: str, operands=()) -> None:
+    """torch's refusals before an in-place write to ``t`` (``operands``: what it reads)."""
     d = t._data
-    if 0 in d.strides and any(s == 0 and n > 1 for s, n in zip(d.strides, d.shape)):
+    if d.size and 0 in d.strides and any(s == 0 and n > 1 for s, n in zip(d.strides, d.shape)):
         raise _fail(
             t,
             what,
             "unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location (an expand()ed tensor); clone() the tensor first",
+            GradcError,
         )
+    for o in operands:
+        if isinstance(getattr(o, "_data", None), np.ndarray) and _partial_overlap(d, o._data):
+            raise _fail(
+                t,
+                what,
+                "unsupported operation: some elements of the input tensor and the written-to "
+                "tensor refer to a single memory location; clone() the input first",
+                GradcError,
+            )
     if not grad_mode.is_grad_enabled():
         return
     if t.is_leaf and t.requires_grad:

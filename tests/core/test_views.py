@@ -177,14 +177,34 @@ def test_a_view_taken_before_the_base_is_written_follows_the_base():
 
 def test_in_place_on_an_expanded_tensor_raises():
     a = gradc.zeros(1)
-    with pytest.raises(gradc.AutogradError, match="single memory location.*clone"):
+    with pytest.raises(gradc.GradcError, match="single memory location.*clone"):
         a.expand(3).add_(1)
-    with pytest.raises(gradc.AutogradError, match="single memory location"):
+    with pytest.raises(gradc.GradcError, match="single memory location"):
         gradc.zeros(2, 1).expand(2, 3)[0] = 1.0
     close(a, [0.0])
     b = a.expand(3).clone()
     b.add_(1)  # the clone owns its memory
     close(b, [1.0, 1.0, 1.0])
+
+
+def test_in_place_from_a_partly_overlapping_input_raises():
+    y = gradc.tensor([1.0, 2.0, 3.0])
+    for write in (
+        lambda: y[1:].copy_(y[:2]),
+        lambda: y[1:].add_(y[:2]),
+        lambda: y[1:].__setitem__(slice(None), y[:2]),
+    ):
+        with pytest.raises(gradc.GradcError, match="input tensor and the written-to tensor"):
+            write()
+    m = gradc.tensor([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(gradc.GradcError, match="single memory location"):
+        m.copy_(m.t())
+    y[1:].add_(y[1:])  # the same memory in the same layout is fine, as in torch
+    y[::2].add_(y[1::2])  # interleaved: no element shared
+    y.copy_(y)
+    close(y, [5.0, 4.0, 10.0])
+    y[1:].copy_(y[:2].clone())
+    close(y, [5.0, 5.0, 4.0])
 
 
 def test_a_view_made_under_no_grad_cannot_be_written_with_grad_on():

@@ -140,3 +140,25 @@ def test_writing_an_op_output_then_backward_agrees_with_torch(fn):
         return (_np(x.grad),)
 
     _agree(run)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda y: y[1:].copy_(y[:2]),
+        lambda y: y[1:].mul_(y[:2]),
+        lambda y: y[1:].add_(y[1:]),
+        lambda y: y[::2].add_(y[1::2]),
+        lambda y: y.copy_(y),
+        lambda y: y.view(2, 2).copy_(y.view(2, 2).t()),
+        lambda y: y[:1].expand(3).add_(1),
+        lambda y: y[:2].copy_(y[2:]),
+    ],
+)
+def test_memory_overlap_refusals_agree_with_torch(write):
+    def run(lib):
+        y = lib.t([1.0, 2.0, 3.0, 4.0])
+        write(y)
+        return (_np(y),)
+
+    _agree(run)
