@@ -317,7 +317,11 @@ class Tensor(InplaceOps, AliasState):
         )
 
     def contiguous(self) -> Tensor:
-        return self
+        """``self`` if its elements are laid out in order, else a copy (so writes to the result
+        do not reach a base it is a view of), as in torch."""
+        if self.is_traced or self._data.flags.c_contiguous:
+            return self
+        return self.clone()
 
     # ---- operators -----------------------------------------------------------------------------
     def __add__(self, o):

@@ -334,3 +334,15 @@ def test_a_view_made_a_leaf_keeps_requires_grad_when_its_base_changes():
     v = b[:2].requires_grad_()
     b.add_(1)
     assert v.requires_grad and v.is_leaf
+
+
+def test_contiguous_copies_a_view_that_is_not_in_order():
+    y = gradc.zeros(2, 3)
+    assert y.contiguous() is y
+    c = y.t().contiguous()
+    assert c._base is None
+    c.add_(1)
+    close(y, np.zeros((2, 3)))
+    r = y[1].contiguous()  # already in order: the view itself, writes reach y
+    r.add_(1)
+    close(y, [[0, 0, 0], [1, 1, 1]])
