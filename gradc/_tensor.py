@@ -251,6 +251,11 @@ class Tensor(InplaceOps, AliasState):
         return t
 
     def detach_(self) -> Tensor:
+        if self._view is not None:
+            raise AutogradError(
+                "can't detach views in-place (its history comes from its base); use detach()",
+                op=f"detach_({self.type})",
+            ).with_context()
         self.grad_fn, self.requires_grad = None, False
         return self
 

@@ -346,3 +346,10 @@ def test_contiguous_copies_a_view_that_is_not_in_order():
     r = y[1].contiguous()  # already in order: the view itself, writes reach y
     r.add_(1)
     close(y, [[0, 0, 0], [1, 1, 1]])
+
+
+def test_detach_in_place_refuses_views():
+    y = t64([1.0, 2.0, 3.0], requires_grad=True) * 2
+    with pytest.raises(gradc.AutogradError, match="detach"):
+        y[:2].detach_()
+    assert y.detach_() is y and not y.requires_grad
