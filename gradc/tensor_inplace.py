@@ -71,7 +71,7 @@ class InplaceOps:
         if rebase and view is not None:
             views.rebase(self, result)
         elif node is not None:
-            self.grad_fn, self.requires_grad = node, True
+            views.set_history(self, node, True)
         return self
 
     def __setitem__(self, idx, value):

@@ -132,7 +132,19 @@ def _refresh(t) -> None:
     with grad_mode.enable_grad():
         r = replay(v.base, v.path)
     if r._grad_fn is not None or t._grad_fn is not None:  # else keep a leaf view's own flag
-        t._grad_fn, t._requires_grad = r._grad_fn, r._requires_grad
+        set_history(t, r._grad_fn, r._requires_grad)
+
+
+def set_history(t, node, requires_grad: bool) -> None:
+    """Point ``t`` at a new ``grad_fn``; a ``retain_grad()`` moves with it, so ``t.grad`` is
+    the gradient with respect to the value ``t`` has now."""
+    old = t._grad_fn
+    t._grad_fn, t._requires_grad = node, requires_grad
+    if t._retains_grad and node is not old:
+        if old is not None:
+            old.retained = [r for r in getattr(old, "retained", ()) if r is not t]
+        if node is not None:
+            node.retained = [*getattr(node, "retained", ()), t]
 
 
 def snapshot(t):
@@ -228,8 +240,8 @@ def rebase(t, result) -> None:
     needs = [old.requires_grad, result.requires_grad]
     attrs = {"path": v.path}
     node = make_node(get_op("copy_slices"), [old, result], attrs, base.detach(), needs)
-    base._grad_fn, base._requires_grad = node, True
+    set_history(base, node, True)
     with grad_mode.enable_grad():
         r = replay(base, v.path)
-    t._grad_fn, t._requires_grad = r._grad_fn, r._requires_grad
+    set_history(t, r._grad_fn, r._requires_grad)
     v.version = t._vc[0]

@@ -353,3 +353,23 @@ def test_detach_in_place_refuses_views():
     with pytest.raises(gradc.AutogradError, match="detach"):
         y[:2].detach_()
     assert y.detach_() is y and not y.requires_grad
+
+
+def test_retain_grad_follows_in_place_writes_as_in_torch():
+    x = t64([1.0, 1.0, 1.0], requires_grad=True)
+    h = x * 2
+    h.retain_grad()
+    h.mul_(3)
+    (h * h).sum().backward()
+    close(h.grad, [12.0, 12.0, 12.0])  # with respect to h's new value
+    y = x * 2
+    y.retain_grad()
+    y[:2].mul_(3)
+    (y * y).sum().backward()
+    close(y.grad, [12.0, 12.0, 4.0])
+    y = x * 2
+    v = y[:2]
+    v.retain_grad()
+    y.mul_(3)
+    (v * v).sum().backward()
+    close(v.grad, [12.0, 12.0])
