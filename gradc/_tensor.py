@@ -269,6 +269,11 @@ class Tensor(InplaceOps, AliasState):
         return t
 
     def detach_(self) -> Tensor:
+        if self._view is not None:
+            raise AutogradError(
+                "can't detach views in-place (its history comes from its base); use detach()",
+                op=f"detach_({self.type})",
+            ).with_context()
         self.grad_fn, self.requires_grad = None, False
         return self
 
@@ -338,13 +343,11 @@ class Tensor(InplaceOps, AliasState):
         )
 
     def contiguous(self) -> Tensor:
-        """Itself if its elements are in row-major order, else a row-major copy (so ``view``
-        works on it, as in torch)."""
+        """``self`` if its elements are laid out in order, else a copy (so writes to the result
+        do not reach a base it is a view of, and ``view`` works on it), as in torch."""
         if self.is_traced or self._data.flags.c_contiguous:
             return self
-        out = F.mul(self, 1) if self.requires_grad else Tensor._wrap(self._data)
-        out._data = np.ascontiguousarray(self._data)
-        return out
+        return self.clone()
 
     # ---- operators -----------------------------------------------------------------------------
     def __add__(self, o):

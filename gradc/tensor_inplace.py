@@ -34,10 +34,9 @@ class InplaceOps:
         grad = grad_mode.is_grad_enabled()
         src = self
         if traced:
-            if grad and self.is_leaf and self.requires_grad:
-                views.check_writable(self, what)  # the leaf rule; traced values have no strides
+            views.check_autograd_writable(self, what)  # traced values have no storage to check
         else:
-            views.check_writable(self, what)
+            views.check_writable(self, what, operands)
             if grad and any(getattr(t, "requires_grad", False) for t in (self, *operands)):
                 src = views.snapshot(self)  # nodes recorded by ``fn`` read the pre-write value
         result = fn(src)
@@ -78,7 +77,7 @@ class InplaceOps:
         if rebase and view is not None:
             views.rebase(self, result)
         elif node is not None:
-            self.grad_fn, self.requires_grad = node, True
+            views.set_history(self, node, True)
         return self
 
     def _rebind(self, result, node):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradc.autograd import grad_mode
-from gradc.errors import AutogradError
+from gradc.errors import AutogradError, GradcError
 
 
 class ViewInfo:
@@ -133,7 +133,20 @@ def _refresh(t) -> None:
         return
     with grad_mode.enable_grad():
         r = replay(v.base, v.path)
-    t._grad_fn, t._requires_grad = r._grad_fn, r._requires_grad
+    if r._grad_fn is not None or t._grad_fn is not None:  # else keep a leaf view's own flag
+        set_history(t, r._grad_fn, r._requires_grad)
+
+
+def set_history(t, node, requires_grad: bool) -> None:
+    """Point ``t`` at a new ``grad_fn``; a ``retain_grad()`` moves with it, so ``t.grad`` is
+    the gradient with respect to the value ``t`` has now."""
+    old = t._grad_fn
+    t._grad_fn, t._requires_grad = node, requires_grad
+    if t._retains_grad and node is not old:
+        if old is not None:
+            old.retained = [r for r in getattr(old, "retained", ()) if r is not t]
+        if node is not None:
+            node.retained = [*getattr(node, "retained", ()), t]
 
 
 def snapshot(t):
@@ -145,20 +158,51 @@ def snapshot(t):
     return old
 
 
-def _fail(t, what: str, msg: str):
-    return AutogradError(msg, op=f"{what}({t.type})").with_context()
+def _fail(t, what: str, msg: str, cls=AutogradError):
+    return cls(msg, op=f"{what}({t.type})").with_context()
 
 
-def check_writable(t, what: str) -> None:
-    """torch's refusals before an in-place write to ``t``."""
+def _partial_overlap(a: np.ndarray, b: np.ndarray) -> bool:
+    """Some but not all memory shared, or shared with another layout (torch refuses these)."""
+    if not np.may_share_memory(a, b):
+        return False
+    same = (
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        and a.strides == b.strides
+        and a.shape == b.shape
+    )
+    try:
+        return not same and np.shares_memory(a, b, max_work=10_000)
+    except np.exceptions.TooHardError:
+        return False  # torch, too, only refuses the overlaps it can see
+
+
+def check_writable(t, what: str, operands=()) -> None:
+    """torch's refusals before an in-place write to ``t`` (``operands``: what it reads)."""
     d = t._data
-    if any(s == 0 and n > 1 for s, n in zip(d.strides, d.shape)):
+    if d.size and 0 in d.strides and any(s == 0 and n > 1 for s, n in zip(d.strides, d.shape)):
         raise _fail(
             t,
             what,
             "unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location (an expand()ed tensor); clone() the tensor first",
+            GradcError,
         )
+    for o in operands:
+        if isinstance(getattr(o, "_data", None), np.ndarray) and _partial_overlap(d, o._data):
+            raise _fail(
+                t,
+                what,
+                "unsupported operation: some elements of the input tensor and the written-to "
+                "tensor refer to a single memory location; clone() the input first",
+                GradcError,
+            )
+    check_autograd_writable(t, what)
+
+
+def check_autograd_writable(t, what: str) -> None:
+    """torch's autograd refusals: an in-place write to a leaf that requires grad, or to a view
+    of one (storage-free, so a traced write checks it too)."""
     if not grad_mode.is_grad_enabled():
         return
     if t.is_leaf and t.requires_grad:
@@ -204,8 +248,8 @@ def rebase(t, result) -> None:
     needs = [old.requires_grad, result.requires_grad]
     attrs = {"path": v.path}
     node = make_node(get_op("copy_slices"), [old, result], attrs, base.detach(), needs)
-    base._grad_fn, base._requires_grad = node, True
+    set_history(base, node, True)
     with grad_mode.enable_grad():
         r = replay(base, v.path)
-    t._grad_fn, t._requires_grad = r._grad_fn, r._requires_grad
+    set_history(t, r._grad_fn, r._requires_grad)
     v.version = t._vc[0]

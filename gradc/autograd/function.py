@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gradc.autograd import grad_mode
+from gradc.autograd.saved import OUT, reads
 from gradc.errors import AutogradError
 
 _node_classes: dict[str, type] = {}
@@ -40,8 +42,8 @@ class BackwardNode(Node):
     def __init__(self, op, inputs, attrs, out, needs):
         self.op, self.attrs, self.needs = op, attrs, needs
         self.saved = list(inputs)
-        self.versions = [t._version for t in inputs]
-        self.out, self.out_version = out, out._version
+        self.versions = [t._vc[0] for t in inputs]
+        self.out, self.out_version = out, out._vc[0]
         self._next = tuple(edge_of(t) if n else (None, 0) for t, n in zip(inputs, needs))
         self.released = False
 
@@ -72,8 +74,6 @@ class BackwardNode(Node):
     def _saved_out(self):
         """The forward result; under ``create_graph`` it is this node's output again, so a
         rule written with it (exp's ``ct * out``) differentiates back through this node."""
-        from gradc.autograd import grad_mode
-
         if not grad_mode.is_grad_enabled():
             return self.out
         out = self.out.detach()
@@ -82,8 +82,6 @@ class BackwardNode(Node):
 
     def _check_versions(self) -> None:
         """Only what the needed rules read: torch raises for what it saved, nothing else."""
-        from gradc.autograd.saved import OUT, reads
-
         read = {r for i, n in enumerate(self.needs) if n for r in reads(self.op, i)}
         for r in read:
             if r == OUT:

@@ -36,12 +36,15 @@ READS: dict[str, object] = {
 
 def reads(op, i: int) -> tuple:
     """The saved values the vjp rule of input ``i`` of ``op`` reads (ints and/or OUT)."""
-    got = READS.get(op.name)
-    if got is None:
-        got = _pointwise_reads(op, i)
-    elif isinstance(got, dict):
-        got = got.get(i, ())
-    return got
+    cache = op.meta.setdefault("reads", {})  # backward asks this for every node
+    if i not in cache:
+        got = READS.get(op.name)
+        if got is None:
+            got = _pointwise_reads(op, i)
+        elif isinstance(got, dict):
+            got = got.get(i, ())
+        cache[i] = got
+    return cache[i]
 
 
 def _pointwise_reads(op, i: int) -> tuple:

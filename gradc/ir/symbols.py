@@ -64,7 +64,7 @@ class SymDim(sympy.Symbol):
 
     def _predicate(self, plain, rel, sign, other):
         """``plain`` is sympy's answer; in user code under a trace, an undecidable one raises."""
-        if not isinstance(other, (int, sympy.Expr)) or isinstance(other, bool):
+        if not isinstance(other, (int, float, sympy.Expr)) or isinstance(other, bool):
             return plain
         from gradc import dispatch
 

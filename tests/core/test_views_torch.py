@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import gradc
 from tests.core.view_cases import BASE, INPLACE, SCALE, VIEWS, WEIGHTS
@@ -138,5 +140,79 @@ def test_writing_an_op_output_then_backward_agrees_with_torch(fn):
         v.mul_(2)
         v.sum().backward()
         return (_np(x.grad),)
+
+    _agree(run)
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda y: y[1:].copy_(y[:2]),
+        lambda y: y[1:].mul_(y[:2]),
+        lambda y: y[1:].add_(y[1:]),
+        lambda y: y[::2].add_(y[1::2]),
+        lambda y: y.copy_(y),
+        lambda y: y.view(2, 2).copy_(y.view(2, 2).t()),
+        lambda y: y[:1].expand(3).add_(1),
+        lambda y: y[:2].copy_(y[2:]),
+    ],
+)
+def test_memory_overlap_refusals_agree_with_torch(write):
+    def run(lib):
+        y = lib.t([1.0, 2.0, 3.0, 4.0])
+        write(y)
+        return (_np(y),)
+
+    _agree(run)
+
+
+@given(st.data())
+def test_random_programs_of_views_and_writes_agree_with_torch(data):
+    """A few steps, each taking a view of y (or of an earlier view) and writing through it,
+    sometimes with an operand read from another view taken earlier; the loss reads y and every
+    view taken. Values, gradients and raise-or-not must match torch."""
+    steps = data.draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(sorted(VIEWS)),
+                st.sampled_from(sorted(INPLACE) + ["mul_view", "copy_view", "save", "exp"]),
+                st.booleans(),
+                st.integers(0, 3),
+            ),
+            min_size=1,
+            max_size=4,
+        )
+    )
+    grad_mode = data.draw(st.sampled_from(["nonleaf", "no_grad_writes"]))
+
+    def run(lib):
+        x = lib.t(BASE, requires_grad=True)
+        y = x * SCALE
+        taken, saved = [y], []
+        for view, op, of_view, k in steps:
+            src = taken[k % len(taken)] if of_view else y
+            if tuple(src.shape) != (2, 3):  # the table's views are of [2, 3] tensors
+                src = y
+            v = VIEWS[view][0](src)
+            taken.append(v)
+            other = taken[(k + 1) % len(taken)]
+            if grad_mode == "no_grad_writes":
+                ctx = lib.mod.no_grad()
+            else:
+                ctx = lib.mod.enable_grad()
+            with ctx:
+                if op == "save":
+                    saved.append((v * other.sum()).sum())  # saves v and other
+                elif op == "exp":
+                    saved.append(v.exp().sum())  # saves exp's output only
+                elif op == "mul_view":
+                    v.mul_(other.sum() * 0.1)
+                elif op == "copy_view":
+                    v.copy_(other.sum() + 1)
+                else:
+                    INPLACE[op][0](v)
+        loss = (y * lib.t(WEIGHTS)).sum() + sum((t * t).sum() for t in taken[1:]) + sum(saved)
+        loss.backward()
+        return _np(y), _np(x.grad), *[_np(t) for t in taken]
 
     _agree(run)
