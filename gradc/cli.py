@@ -19,7 +19,9 @@ import re
 import sys
 
 STAGES = ("graph", "grad", "joint", "optimized", "dot")
+STEP_STAGES = ("graph", "optimized", "dot")
 LOSSES = ("mse", "cross_entropy")
+OPTIMIZERS = ("sgd", "adam")
 DTYPES = {"f32": "float32", "f64": "float64"}
 
 EPILOG = """\
@@ -31,6 +33,9 @@ stages:
              constant folding, sympy simplification), with each kernel group's header
   dot        the optimized graph as Graphviz text, one cluster per kernel group
              (render: gradc dump ... --stage dot | dot -Tsvg > graph.svg)
+  with --train --optimizer: the whole training step (zero_grad, forward, loss, backward,
+  optimizer step) as one graph, parameters, optimizer state and the learning rate as inputs
+  and their new values as outputs (stages graph, optimized, dot)
 
 examples:
   gradc dump examples/lenet.py:LeNet --input Nx1x32x32 --stage graph
@@ -38,6 +43,8 @@ examples:
   gradc dump examples/lenet.py:LeNet --input Nx1x32x32 --train --loss cross_entropy \\
       --stage optimized
   python -m gradc dump mypkg.nets:mlp --input Nx784 --input 784x10 --dtype f64 --stage joint
+  gradc dump examples/lenet.py:LeNet --input Nx1x32x32 --train --optimizer adam \\
+      --stage optimized
 """
 
 
@@ -101,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --train: mse (a float target shaped like the output) or cross_entropy "
         "(int64 class targets of shape [N] for an [N, C] output); default: mse",
     )
+    dump.add_argument(
+        "--optimizer",
+        default=None,
+        metavar="OPT",
+        help="with --train: show the whole training step with this optimizer's update, "
+        "sgd (lr=0.01, momentum=0.9) or adam (lr=1e-3), as one graph",
+    )
     batch = dump.add_mutually_exclusive_group()
     batch.add_argument(
         "--dynamic-batch",
@@ -161,6 +175,15 @@ def dump(args) -> str:
         raise UsageError(f"unknown loss {args.loss!r}; choose one of {', '.join(LOSSES)}")
     if args.dtype not in DTYPES:
         raise UsageError(f"unknown dtype {args.dtype!r}; choose f32 or f64")
+    if args.optimizer is not None:
+        if args.optimizer not in OPTIMIZERS:
+            raise UsageError(f"unknown optimizer {args.optimizer!r}; choose sgd or adam")
+        if not args.train:
+            raise UsageError("--optimizer needs --train")
+        if args.stage not in STEP_STAGES:
+            raise UsageError(
+                f"--optimizer shows the whole step: use --stage {', '.join(STEP_STAGES)}"
+            )
     if not args.inputs:
         raise UsageError("give the shape of each input with --input, e.g. --input Nx1x32x32")
     shapes = [parse_shape(s, args.dynamic) for s in args.inputs]
@@ -317,6 +340,65 @@ def _target_spec(out_type, loss: str):
     return TensorSpec(out_type.shape[:-1], dtypes.int64)
 
 
+def _whole_step(model, loss: str, optimizer: str, names: list[str]):
+    """``zero_grad``, forward, loss, ``backward()`` and the optimizer's step, as one function
+    (code named ``<train step>``, as ``_train_step``), and its optimizer."""
+    import gradc
+    from gradc.nn import functional as F
+
+    loss_fn = {"mse": F.mse_loss, "cross_entropy": F.cross_entropy}[loss]
+    params = list(model.parameters())
+    if optimizer == "sgd":
+        opt = gradc.optim.SGD(params, lr=0.01, momentum=0.9)
+    else:
+        opt = gradc.optim.Adam(params, lr=1e-3)
+
+    def step(*args):
+        opt.zero_grad()
+        out = loss_fn(model(*args[:-1]), args[-1])
+        out.backward()
+        opt.step()
+        return out
+
+    step.__code__ = step.__code__.replace(co_filename="<train step>", co_firstlineno=1)
+    target = "target" if "target" not in names else "target_"
+    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in (*names, target)]
+    step.__signature__ = inspect.Signature(params)
+    return step, opt
+
+
+def _example(spec, n: int = 2):
+    """A concrete tensor of ``spec`` with every symbolic dim set to ``n`` (zeros)."""
+    import gradc
+
+    shape = [d if isinstance(d, int) else n for d in spec.shape]
+    return gradc.zeros(*shape, dtype=spec.dtype)
+
+
+def _render_step(model, specs, target, args) -> str:
+    """The whole training step, traced after one eager step made the optimizer's state, so
+    the graph is the steady-state step every later call runs."""
+    from gradc.ir import format_graph
+    from gradc.passes import optimize
+    from gradc.passes.show import format_dot, format_optimized
+    from gradc.trace import trace
+
+    step, opt = _whole_step(model, args.loss, args.optimizer, input_names(model, len(specs)))
+    step(*[_example(s) for s in (*specs, target)])
+    graph = trace(step, *specs, target, params=model, name="train_step")
+    if args.stage == "graph":
+        return format_graph(graph)
+    optimized, groups = optimize(graph)
+    if args.stage == "dot":
+        return format_dot(optimized, groups)
+    views = sum(1 for g in groups if g.kind == "view")
+    summary = (
+        f"# {len(optimized.nodes)} nodes in {len(groups) - views} kernels and {views} views; "
+        f"{len(graph.nodes)} nodes before the passes"
+    )
+    return format_optimized(optimized, groups) + "\n" + summary
+
+
 def render(obj, shapes, dtype, args) -> str:
     """Trace, differentiate and optimize as the stage asks; the text to print."""
     from gradc.autodiff import grad_graph, joint_graph
@@ -332,8 +414,11 @@ def render(obj, shapes, dtype, args) -> str:
     if args.train:
         if len(graph.outputs) != 1:
             raise UsageError(f"--train needs one output, the target returns {len(graph.outputs)}")
+        target = _target_spec(graph.outputs[0].type, args.loss)
+        if getattr(args, "optimizer", None):
+            return _render_step(model, specs, target, args)
         step = _train_step(model, args.loss, input_names(model, len(specs)))
-        graph = trace(step, *specs, _target_spec(graph.outputs[0].type, args.loss))
+        graph = trace(step, *specs, target)
     if args.stage == "graph":
         return format_graph(graph)
     if args.stage == "grad":

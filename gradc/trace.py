@@ -94,7 +94,8 @@ def trace(fn, *inputs, dynamic=None, params=None, name: str = "forward") -> Grap
             slots.append(GradSlot(f"{pname}.grad", pname, p))
     found = flatten(reachable(getattr(fn, "forward", fn)))
     slots += state_slots(found, named) + [RngSlot()]
-    traced = run(graph, fn, args, slots, found, keep=len(graph.inputs) + len(named))
+    explicit = [s for s in slots[: 2 * len(named)] if isinstance(s, TensorSlot)]
+    traced = run(graph, fn, args, slots, found, keep=len(graph.inputs), keep_slots=explicit)
     return traced.graph
 
 
@@ -111,9 +112,10 @@ class Traced:
         return any(isinstance(slot, GradSlot) for slot, _ in self.writes)
 
 
-def run(graph, fn, args, slots, found=(), *, keep: int = 0, slot_args=()) -> Traced:
+def run(graph, fn, args, slots, found=(), *, keep: int = 0, keep_slots=(), slot_args=()) -> Traced:
     """Trace ``fn(*args)`` into ``graph`` with ``slots`` lifted to inputs (unused ones dropped,
-    but never the first ``keep`` inputs); restore every lifted tensor afterwards."""
+    but never the first ``keep`` inputs nor those of ``keep_slots``); restore every lifted
+    tensor afterwards."""
     cap = Capture(graph, slots, slot_args)
     optimizers = [(n, o) for n, o in found if hasattr(o, "param_groups")]
     cap.snapshot_states([o for _, o in optimizers])
@@ -145,7 +147,7 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, slot_args=()) -> Tra
     if not news and names is None:
         graph.output_names = None
         graph.output_roles = None
-    inputs = _prune(graph, cap.inputs, keep)
+    inputs = _prune(graph, cap.inputs, keep, keep_slots)
     writes, k = [], len(results)
     for slot, v in changes:
         writes.append((slot, None if v is None else k))
@@ -177,10 +179,11 @@ def _default_names(n: int) -> list[str]:
     return ["out"] if n == 1 else [f"out{i}" for i in range(n)]
 
 
-def _prune(graph, inputs, keep: int) -> list:
+def _prune(graph, inputs, keep: int, keep_slots) -> list:
     """Drop state inputs nothing reads; the slots of the inputs that remain, in order."""
     used = {id(v) for n in graph.nodes for v in n.inputs} | {id(v) for v in graph.outputs}
-    keep_ids = {id(v) for v in graph.inputs[:keep]}
+    kept = {id(s) for s in keep_slots}
+    keep_ids = {id(v) for v in graph.inputs[:keep]} | {id(v) for s, v in inputs if id(s) in kept}
     graph.inputs = [v for v in graph.inputs if id(v) in used or id(v) in keep_ids]
     alive = {id(v) for v in graph.inputs}
     return [(slot, v) for slot, v in inputs if id(v) in alive]

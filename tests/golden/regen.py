@@ -20,7 +20,12 @@ LENET = str(ROOT / "examples" / "lenet.py") + ":LeNet"
 CASES = {
     "lenet_graph.txt": ["dump", LENET, "--input", "Nx1x32x32", "--stage", "graph"],
     "lenet_grad_train.txt": ["dump", LENET, "--input", "Nx1x32x32", "--stage", "grad", "--train"],
-}
+    # the whole Adam training step after the passes: the text the code generator consumes
+    "lenet_train_adam_optimized.txt": [
+        "dump", LENET, "--input", "Nx1x32x32", "--train", "--optimizer", "adam",
+        "--stage", "optimized",
+    ],
+}  # fmt: skip
 
 
 def render(argv: list[str]) -> str:
