@@ -74,6 +74,21 @@ class TensorSlot(Slot):
         self.tensor._data = tensor._data
 
 
+class BufferSlot(Slot):
+    """``module.NAME`` for a registered buffer: a function may update it in place or assign a
+    new tensor (``self.running_mean = ...``); either way the new value is written back."""
+
+    def __init__(self, name, module, attr):
+        super().__init__(name, Role("buffer"))
+        self.module, self.attr = module, attr
+
+    def read(self, args):
+        return self.module._buffers.get(self.attr)
+
+    def replace(self, args, tensor) -> None:
+        self.module._buffers[self.attr] = tensor
+
+
 class ArgSlot(TensorSlot):
     """The ``index``-th argument of the call."""
 
@@ -176,7 +191,7 @@ def _is_optimizer(obj) -> bool:
     return isinstance(obj, Optimizer)
 
 
-def _is_module(obj) -> bool:
+def is_module(obj) -> bool:
     from gradc.nn.module import Module
 
     return isinstance(obj, Module)
@@ -215,7 +230,7 @@ def flatten(found, depth: int = 2):
     def visit(name, obj, d):
         if id(obj) in seen or isinstance(obj, (type, types.ModuleType, types.FunctionType)):
             return
-        if isinstance(obj, Tensor) or _is_module(obj) or _is_optimizer(obj):
+        if isinstance(obj, Tensor) or is_module(obj) or _is_optimizer(obj):
             seen.add(id(obj))
             out.append((name, obj))
             return
@@ -249,10 +264,13 @@ def state_slots(found, named: dict | None = None) -> list[Slot]:
     slots: list[Slot] = []
     named = {} if named is None else named
 
-    def tensor(name, t, buffer=False):
+    def tensor(name, t, buffer=False, owner=None):
         if id(t) in named:
             return
         named[id(t)] = name
+        if owner is not None:
+            slots.append(BufferSlot(name, *owner))
+            return
         if buffer or not t.requires_grad:
             role = Role("buffer") if buffer or not _is_param(t) else Role("param", frozen=True)
         else:
@@ -263,12 +281,13 @@ def state_slots(found, named: dict | None = None) -> list[Slot]:
 
     optimizers = []
     for name, obj in found:
-        if _is_module(obj):
+        if is_module(obj):
             for n, p in obj.named_parameters():
                 tensor(_join(name, n), p)
-            for n, b in obj.named_buffers():
-                if b is not None:
-                    tensor(_join(name, n), b, buffer=True)
+            for mname, m in obj.named_modules():
+                for n, b in m._buffers.items():
+                    if b is not None:
+                        tensor(_join(name, _join(mname, n)), b, owner=(m, n))
         elif _is_optimizer(obj):
             optimizers.append((name, obj))
         elif isinstance(obj, Tensor) and not obj.is_traced:
@@ -416,6 +435,29 @@ class Capture:
             t._data, t.grad, t.grad_fn, t.requires_grad = data, grad, grad_fn, rg
             t._accumulator, t._version = acc, version
         self.graph.capture = None
+
+
+def leftovers(found) -> list[str]:
+    """Where a traced value is still held after a trace (a module attribute the function
+    assigned, an optimizer entry): such state cannot be written back, so it is an error."""
+    out = []
+    for name, obj in found:
+        if is_module(obj):
+            for mname, m in obj.named_modules():
+                where = _join(name, mname)
+                for k, v in [*vars(m).items(), *m._parameters.items(), *m._buffers.items()]:
+                    if isinstance(v, Tensor) and v.is_traced:
+                        out.append(_join(where, k))
+        elif _is_optimizer(obj):
+            for group in obj.param_groups:
+                out += [f"{name}.param_groups.{k}" for k, v in group.items() if _traced(v)]
+            for st in obj.state.values():
+                out += [f"{name}.state.{k}" for k, v in st.items() if _traced(v)]
+    return out
+
+
+def _traced(v) -> bool:
+    return isinstance(v, Tensor) and v.is_traced
 
 
 def tensor_desc(t) -> tuple | None:

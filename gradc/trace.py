@@ -23,6 +23,8 @@ from gradc.capture import (
     RngSlot,
     TensorSlot,
     flatten,
+    is_module,
+    leftovers,
     optimizer_state_slots,
     reachable,
     state_slots,
@@ -86,15 +88,19 @@ def trace(fn, *inputs, dynamic=None, params=None, name: str = "forward") -> Grap
         t.requires_grad = spec.dtype.is_floating_point
         args.append(t)
     named: dict = {}
-    slots = []
-    for pname, p in _named_tensors(fn if params is None else params):
-        named[id(p)] = pname
-        slots.append(TensorSlot(pname, _role_of(p, fn, params), p))
-        if p.dtype.is_floating_point:
-            slots.append(GradSlot(f"{pname}.grad", pname, p))
+    owner = fn if params is None else params
+    if is_module(owner):  # parameters, their .grad, buffers (reassignable), by module names
+        slots = state_slots([("", owner)], named)
+    else:
+        slots = []
+        for pname, p in _named_tensors(owner):
+            named[id(p)] = pname
+            slots.append(TensorSlot(pname, _role_of(p, fn, params), p))
+            if p.dtype.is_floating_point:
+                slots.append(GradSlot(f"{pname}.grad", pname, p))
+    explicit = [s for s in slots if not isinstance(s, GradSlot)]
     found = flatten(reachable(getattr(fn, "forward", fn)))
     slots += state_slots(found, named) + [RngSlot()]
-    explicit = [s for s in slots[: 2 * len(named)] if isinstance(s, TensorSlot)]
     traced = run(graph, fn, args, slots, found, keep=len(graph.inputs), keep_slots=explicit)
     return traced.graph
 
@@ -138,6 +144,13 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, keep_slots=(), slot_
                    for slot, t in cap.changes(extra)]  # fmt: skip
     finally:
         cap.restore()
+    left = leftovers(found)
+    if left:
+        raise TraceError(
+            f"the traced function stored traced values where gradc cannot write them back: "
+            f"{', '.join(left)}; keep state in parameters, registered buffers or optimizer state",
+            op="trace",
+        )
     news = [(s, v) for s, v in changes if v is not None]
     graph.set_outputs(
         results + [v for _, v in news],
