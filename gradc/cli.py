@@ -340,65 +340,6 @@ def _target_spec(out_type, loss: str):
     return TensorSpec(out_type.shape[:-1], dtypes.int64)
 
 
-def _whole_step(model, loss: str, optimizer: str, names: list[str]):
-    """``zero_grad``, forward, loss, ``backward()`` and the optimizer's step, as one function
-    (code named ``<train step>``, as ``_train_step``), and its optimizer."""
-    import gradc
-    from gradc.nn import functional as F
-
-    loss_fn = {"mse": F.mse_loss, "cross_entropy": F.cross_entropy}[loss]
-    params = list(model.parameters())
-    if optimizer == "sgd":
-        opt = gradc.optim.SGD(params, lr=0.01, momentum=0.9)
-    else:
-        opt = gradc.optim.Adam(params, lr=1e-3)
-
-    def step(*args):
-        opt.zero_grad()
-        out = loss_fn(model(*args[:-1]), args[-1])
-        out.backward()
-        opt.step()
-        return out
-
-    step.__code__ = step.__code__.replace(co_filename="<train step>", co_firstlineno=1)
-    target = "target" if "target" not in names else "target_"
-    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in (*names, target)]
-    step.__signature__ = inspect.Signature(params)
-    return step, opt
-
-
-def _example(spec, n: int = 2):
-    """A concrete tensor of ``spec`` with every symbolic dim set to ``n`` (zeros)."""
-    import gradc
-
-    shape = [d if isinstance(d, int) else n for d in spec.shape]
-    return gradc.zeros(*shape, dtype=spec.dtype)
-
-
-def _render_step(model, specs, target, args) -> str:
-    """The whole training step, traced after one eager step made the optimizer's state, so
-    the graph is the steady-state step every later call runs."""
-    from gradc.ir import format_graph
-    from gradc.passes import optimize
-    from gradc.passes.show import format_dot, format_optimized
-    from gradc.trace import trace
-
-    step, opt = _whole_step(model, args.loss, args.optimizer, input_names(model, len(specs)))
-    step(*[_example(s) for s in (*specs, target)])
-    graph = trace(step, *specs, target, params=model, name="train_step")
-    if args.stage == "graph":
-        return format_graph(graph)
-    optimized, groups = optimize(graph)
-    if args.stage == "dot":
-        return format_dot(optimized, groups)
-    views = sum(1 for g in groups if g.kind == "view")
-    summary = (
-        f"# {len(optimized.nodes)} nodes in {len(groups) - views} kernels and {views} views; "
-        f"{len(graph.nodes)} nodes before the passes"
-    )
-    return format_optimized(optimized, groups) + "\n" + summary
-
-
 def render(obj, shapes, dtype, args) -> str:
     """Trace, differentiate and optimize as the stage asks; the text to print."""
     from gradc.autodiff import grad_graph, joint_graph
@@ -416,7 +357,9 @@ def render(obj, shapes, dtype, args) -> str:
             raise UsageError(f"--train needs one output, the target returns {len(graph.outputs)}")
         target = _target_spec(graph.outputs[0].type, args.loss)
         if getattr(args, "optimizer", None):
-            return _render_step(model, specs, target, args)
+            from gradc.cli_step import render_step
+
+            return render_step(model, specs, target, args)
         step = _train_step(model, args.loss, input_names(model, len(specs)))
         graph = trace(step, *specs, target)
     if args.stage == "graph":

@@ -17,22 +17,19 @@ import sympy
 
 from gradc import dispatch, dtypes
 from gradc._tensor import Tensor
-from gradc.capture import (
-    Capture,
-    GradSlot,
-    RngSlot,
-    TensorSlot,
-    flatten,
-    is_module,
-    leftovers,
-    optimizer_state_slots,
-    reachable,
-    state_slots,
-)
+from gradc.capture import Capture, flatten, leftovers, reachable
 from gradc.errors import TraceError
 from gradc.ir.graph import RESULT, Graph, Role
 from gradc.ir.symbols import Dim
 from gradc.shapes import TensorType, canon
+from gradc.slots import (
+    GradSlot,
+    RngSlot,
+    TensorSlot,
+    is_module,
+    optimizer_state_slots,
+    state_slots,
+)
 
 _SKIP_DIRS = tuple(
     os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (sys.modules["gradc"], sympy)

@@ -19,20 +19,13 @@ from gradc import autodiff
 from gradc._tensor import Tensor
 from gradc.autograd import grad_mode
 from gradc.autograd.function import Node, edge_of
-from gradc.capture import (
-    ArgGradSlot,
-    ArgSlot,
-    GradSlot,
-    RngSlot,
-    flatten,
-    reachable,
-    state_slots,
-)
+from gradc.capture import flatten, reachable
 from gradc.compiler import guards as G
 from gradc.errors import AutogradError, TraceError
 from gradc.ir.graph import Graph
 from gradc.ir.symbols import Dim
 from gradc.shapes import TensorType
+from gradc.slots import ArgGradSlot, ArgSlot, GradSlot, RngSlot, state_slots
 from gradc.trace import _input_names, run
 
 COUNTERS = {"compiles": 0}

@@ -15,7 +15,7 @@ import sys
 
 from gradc._tensor import Tensor
 from gradc.autograd import grad_mode
-from gradc.capture import HyperSlot
+from gradc.slots import HyperSlot
 
 _ACCEPTED = ("lr",)
 
@@ -71,6 +71,9 @@ def guards(names, args, found, slots, dynamic: bool) -> list[tuple]:
                 for k, v in group.items():
                     if k != "params" and k not in _ACCEPTED:
                         out.append((f"{name}.param_groups[{gi}].{k}", _value(v)))
+                for pi, p in enumerate(group["params"]):  # which state entries exist
+                    keys = tuple(sorted(obj.state.get(p, {})))
+                    out.append((f"{name}.state of param_groups[{gi}].params[{pi}]", keys))
     for slot in slots:
         if isinstance(slot, HyperSlot):
             out.append((slot.name, type(slot.group[slot.key]).__name__))

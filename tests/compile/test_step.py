@@ -108,3 +108,31 @@ def test_the_numba_backend_says_it_is_not_there_yet_or_works():
             gradc.compile(lambda x: x)
     with pytest.raises(gradc.GradcError, match="unknown backend"):
         gradc.compile(lambda x: x, backend="tpu")
+
+
+def test_optimizer_state_made_by_the_first_call_is_a_guard():
+    """Grads already exist before the first call, so only the state's keys tell the first
+    (state-creating) step from the steady one: found by the README example."""
+    gradc.manual_seed(2)
+    net = gradc.nn.Linear(3, 2).double()
+    ref = copy.deepcopy(net)
+    for m in (net, ref):
+        m(gradc.randn(4, 3, dtype=f64)).sum().backward()
+    opt, ropt = (gradc.optim.Adam(m.parameters(), lr=0.1) for m in (net, ref))
+
+    def make(m, o):
+        def step(x):
+            o.zero_grad()
+            loss = m(x).pow(2).sum()
+            loss.backward()
+            o.step()
+            return loss
+
+        return step
+
+    step, eager = gradc.compile(make(net, opt), backend="interpret"), make(ref, ropt)
+    for _ in range(3):
+        x = gradc.randn(4, 3, dtype=f64)
+        assert abs(step(x).item() - eager(x).item()) < 1e-12
+    _assert_same(net, ref, opt, ropt, 1e-12)
+    assert step.compiles == 2 and opt.state[net.weight]["step"].item() == 3
