@@ -133,9 +133,9 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, keep_slots=(), slot_
             dispatch._trace_stack.pop()
         named = {id(s.read(slot_args)): s.name for s in cap.slots if isinstance(s, TensorSlot)}
         extra = [s for n, o in optimizers for s in optimizer_state_slots(n, o, named)]
-        results, names = _outputs(graph, out)
+        results, names = _outputs(graph, () if out is None else out)  # a step may return None
         items = list(out.values()) if isinstance(out, dict) else out
-        items = list(items) if isinstance(items, (tuple, list)) else [items]
+        items = list(items) if isinstance(items, (tuple, list)) else [] if out is None else [items]
         requires_grad = [t.requires_grad and t.dtype.is_floating_point for t in items]
         changes = [(slot, graph.lift(t, const=True) if t is not None else None)
                    for slot, t in cap.changes(extra)]  # fmt: skip
@@ -157,6 +157,8 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, keep_slots=(), slot_
     if not news and names is None:
         graph.output_names = None
         graph.output_roles = None
+    if not graph.outputs:
+        raise TraceError("the traced function returns nothing and changes no state", op="trace")
     inputs = _prune(graph, cap.inputs, keep, keep_slots)
     writes, k = [], len(results)
     for slot, v in changes:
@@ -165,7 +167,9 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, keep_slots=(), slot_
     wrt = [v for v in cap.wrt if v in set(graph.inputs)]
     traced = Traced(graph, inputs, writes, len(results), wrt)
     traced.requires_grad = requires_grad
-    traced.structure = type(out).__name__ if isinstance(out, (tuple, list, dict)) else None
+    traced.structure = (
+        type(out).__name__ if isinstance(out, (tuple, list, dict)) or out is None else None
+    )
     traced.names = names
     return traced
 

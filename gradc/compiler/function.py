@@ -204,6 +204,8 @@ def _array(t):
 
 
 def _structure(traced, results):
+    if traced.structure == "NoneType":
+        return None
     if traced.structure is None:
         return results[0]
     if traced.structure == "dict":

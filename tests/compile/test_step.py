@@ -136,3 +136,19 @@ def test_optimizer_state_made_by_the_first_call_is_a_guard():
         assert abs(step(x).item() - eager(x).item()) < 1e-12
     _assert_same(net, ref, opt, ropt, 1e-12)
     assert step.compiles == 2 and opt.state[net.weight]["step"].item() == 3
+
+
+def test_a_step_that_returns_nothing():
+    net = gradc.nn.Linear(2, 1).double()
+    opt = gradc.optim.SGD(net.parameters(), lr=0.5)
+    before = net.weight.detach().numpy().copy()
+
+    @gradc.compile(backend="interpret")
+    def step(x):
+        opt.zero_grad()
+        net(x).sum().backward()
+        opt.step()
+
+    x = gradc.ones(3, 2, dtype=f64)
+    assert step(x) is None
+    np.testing.assert_allclose(net.weight.detach().numpy(), before - 0.5 * 3.0)
