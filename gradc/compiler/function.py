@@ -50,7 +50,12 @@ class CompiledFunction:
         self.compiles = 0
 
     # ---- one call ------------------------------------------------------------------------------
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            raise TypeError(
+                f"gradc.compile: call {self.name} with positional arguments only "
+                f"(got {', '.join(kwargs)} by keyword)"
+            )
         found = self._found(args)
         names = _input_names(self.module if self.module is not None else self.fn, len(args))
         slots = self._slots(names, args, found)
@@ -146,13 +151,19 @@ class CompiledFunction:
         by_value = {id(v): slot for slot, v in traced.inputs}
         wrt = [by_value[id(v)].read(args) for v in traced.wrt]
         env = {v.name: a for (_, v), a in zip(traced.inputs, feed)}
+        needed = {v.name for v in entry.bwd.inputs}
+        watch = [  # the backward reads these arrays: an in-place change before it is an error
+            (t, t._version)
+            for slot, v in traced.inputs
+            if v.name in needed and isinstance(t := slot.read(args), Tensor)
+        ]
         for name, role, a in zip(entry.fwd.output_names, entry.fwd.roles(), outs):
             if role.kind == "saved":
                 env["%" + name] = a
         floats = [k for k, t in enumerate(results) if t.dtype.is_floating_point]
         for k, rg in enumerate(traced.requires_grad):
             if rg:
-                node = CompiledBackward(entry, env, wrt, results, floats, k)
+                node = CompiledBackward(entry, env, wrt, results, floats, k, watch)
                 results[k].grad_fn, results[k].requires_grad = node, True
 
 
@@ -160,8 +171,9 @@ class CompiledBackward(Node):
     """The ``grad_fn`` of a compiled result: runs the compiled backward graph with the saved
     values of its forward call; edges lead to the parameters' and inputs' own tape nodes."""
 
-    def __init__(self, entry, env, wrt, results, floats, index):
+    def __init__(self, entry, env, wrt, results, floats, index, watch=()):
         self.entry, self.env, self.floats, self.index = entry, env, floats, index
+        self.watch = list(watch)
         self.shapes = [(results[k]._data.shape, results[k]._data.dtype) for k in floats]
         self._next = tuple(edge_of(t) if t.requires_grad else (None, 0) for t in wrt)
         self.released = False
@@ -180,6 +192,20 @@ class CompiledBackward(Node):
                 "retain_graph=True to the first backward()",
                 op=self.name(),
             )
+        if grad_mode.is_grad_enabled():
+            raise AutogradError(
+                "create_graph=True through a compiled module is not supported: its backward "
+                "is a compiled graph; differentiate the eager module (or gradc.grad_graph)",
+                op=self.name(),
+            )
+        for t, version in self.watch:
+            if t._version != version:
+                raise AutogradError(
+                    f"one of the tensors needed for gradient computation has been modified by "
+                    f"an in-place operation: {t.type} is at version {t._version}; expected "
+                    f"version {version}",
+                    op=self.name(),
+                )
         tangents = iter(
             ct._concrete("backward") if k == self.index else np.zeros(shape, dtype)
             for k, (shape, dtype) in zip(self.floats, self.shapes)
@@ -192,7 +218,7 @@ class CompiledBackward(Node):
         return [Tensor._wrap(np.asarray(g)) for g in grads]
 
     def release(self) -> None:
-        self.env, self.released = None, True
+        self.env, self.watch, self.released = None, None, True
 
 
 def _holds(guard_list, now: dict) -> bool:
