@@ -54,6 +54,7 @@ def flatten(found, depth: int = 2):
     def visit(name, obj, d):
         if id(obj) in seen or isinstance(obj, (type, types.ModuleType, types.FunctionType)):
             return
+        obj = obj.__dict__.get("_orig_mod", obj) if hasattr(obj, "__dict__") else obj  # compiled
         if isinstance(obj, Tensor) or is_module(obj) or is_optimizer(obj):
             seen.add(id(obj))
             out.append((name, obj))

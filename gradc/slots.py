@@ -120,6 +120,10 @@ class GradSlot(Slot):
     def replace(self, args, tensor) -> None:
         self.owner.grad = tensor
 
+    def write(self, args, array) -> None:
+        """A new ``.grad`` tensor, as eager accumulation (``grad = grad + g``) makes one."""
+        self.replace(args, None if array is None else Tensor._wrap(np.asarray(array)))
+
 
 class ArgGradSlot(GradSlot):
     def __init__(self, name, of, index):

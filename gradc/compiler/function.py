@@ -21,6 +21,7 @@ from gradc.autograd import grad_mode
 from gradc.autograd.function import Node, edge_of
 from gradc.capture import flatten, reachable
 from gradc.compiler import guards as G
+from gradc.dispatch import current_graph
 from gradc.errors import AutogradError, TraceError
 from gradc.ir.graph import Graph
 from gradc.ir.symbols import Dim
@@ -56,6 +57,8 @@ class CompiledFunction:
                 f"gradc.compile: call {self.name} with positional arguments only "
                 f"(got {', '.join(kwargs)} by keyword)"
             )
+        if current_graph() is not None:  # called inside another trace: inline the function
+            return (self.module or self.fn)(*args)
         found = self._found(args)
         names = _input_names(self.module if self.module is not None else self.fn, len(args))
         slots = self._slots(names, args, found)

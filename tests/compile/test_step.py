@@ -152,3 +152,29 @@ def test_a_step_that_returns_nothing():
     x = gradc.ones(3, 2, dtype=f64)
     assert step(x) is None
     np.testing.assert_allclose(net.weight.detach().numpy(), before - 0.5 * 3.0)
+
+
+def test_a_compiled_module_inside_a_compiled_step_is_traced_through():
+    gradc.manual_seed(4)
+    net = gradc.nn.Linear(3, 2).double()
+    ref = copy.deepcopy(net)
+    inner = gradc.compile(net, backend="interpret")
+    opt, ropt = (gradc.optim.SGD(m.parameters(), lr=0.1, momentum=0.5) for m in (net, ref))
+    step = gradc.compile(_make_mse_step(inner, opt), backend="interpret")
+    eager = _make_mse_step(ref, ropt)
+    for b in (2, 3, 2):
+        x, y = gradc.randn(b, 3, dtype=f64), gradc.randn(b, 2, dtype=f64)
+        assert abs(step(x, y).item() - eager(x, y).item()) < 1e-12
+    _assert_same(net, ref, opt, ropt, 1e-12)
+    assert inner.compiles == 0 and step.compiles == 2
+
+
+def _make_mse_step(model, opt):
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
