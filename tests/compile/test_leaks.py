@@ -166,3 +166,20 @@ def test_a_traced_value_stored_where_it_cannot_be_written_back_is_an_error():
 
     with pytest.raises(gradc.TraceError, match="last"):
         gradc.trace(f, gradc.TensorSpec((2, 3)))
+
+
+def test_an_error_inside_a_trace_leaves_every_tensor_as_it_was():
+    net = nn.Linear(3, 2).double()
+    opt = gradc.optim.SGD(net.parameters(), lr=0.1)
+    before = [p._data for p in net.parameters()]
+
+    def step(x):
+        net(x).sum().backward()
+        opt.step()
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        gradc.compile(step, backend="interpret")(gradc.randn(2, 3, dtype=f64))
+    assert [p._data for p in net.parameters()] == before
+    assert all(p.grad is None and p.grad_fn is None for p in net.parameters())
+    assert gradc.dispatch.current_graph() is None and opt.state[net.weight] == {}
