@@ -70,7 +70,10 @@ class CompiledFunction:
         if entry is None:
             if self.last is not None:
                 G.log_recompile(self.name, G.failed(self.last, guard_list), self.compiles + 1)
+            dynamic = self.dynamic
             entry = self._compile(names, args, found, slots)
+            if self.dynamic != dynamic:  # specialised to static shapes: guard every dim
+                guard_list = G.guards(names, args, found, slots, self.dynamic)
             entry.guards = self._relevant(guard_list, slots, entry)
             self.entries.append(entry)
             self.last = entry.guards

@@ -185,7 +185,7 @@ def test_branching_on_the_batch_size_specialises_instead_of_failing():
         return x.sum() if x.shape[0] > 2 else x.mean()
 
     c = gradc.compile(f, backend="interpret")
-    for b in (1, 4, 4, 2):
+    for b in (1, 4, 4, 2, 1, 4):
         x = gradc.randn(b, 3, dtype=f64)
         assert c(x).item() == pytest.approx(f(x).item(), abs=1e-12)
     assert c.compiles == 3  # one graph per batch size now: 1, 4, 2
