@@ -39,6 +39,8 @@ class CompiledModule:
         return self.train(False)
 
     def __getattr__(self, name):
+        if name in ("_orig_mod", "_compiled"):  # not set yet (copy, unpickling): no recursion
+            raise AttributeError(name)
         attr = getattr(self._orig_mod, name)
         if callable(attr) and getattr(attr, "__self__", None) is self._orig_mod:
 

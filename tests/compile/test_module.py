@@ -98,3 +98,14 @@ def test_an_in_place_change_before_backward_is_caught_and_create_graph_refused()
         loss.backward(create_graph=True)
     with pytest.raises(TypeError, match="positional"):
         c(x=gradc.randn(2, 4, dtype=f64))
+
+
+def test_a_deep_copy_is_an_independent_compiled_module():
+    c = gradc.compile(_net(), backend="interpret")
+    x = gradc.randn(2, 4, dtype=f64)
+    c(x)
+    d = copy.deepcopy(c)
+    with gradc.no_grad():
+        d[0].weight.mul_(0.0)
+    assert not np.array_equal(c(x).detach().numpy(), d(x).detach().numpy())
+    np.testing.assert_allclose(d(x).detach().numpy(), d._orig_mod(x).detach().numpy())
