@@ -49,6 +49,7 @@ class CompiledFunction:
         self.entries: list[Entry] = []
         self.last: list | None = None
         self.compiles = 0
+        self._names: dict = {}  # number of arguments -> their names (from the signature)
 
     # ---- one call ------------------------------------------------------------------------------
     def __call__(self, *args, **kwargs):
@@ -60,7 +61,10 @@ class CompiledFunction:
         if current_graph() is not None:  # called inside another trace: inline the function
             return (self.module or self.fn)(*args)
         found = self._found(args)
-        names = _input_names(self.module if self.module is not None else self.fn, len(args))
+        names = self._names.get(len(args))
+        if names is None:
+            target = self.module if self.module is not None else self.fn
+            names = self._names[len(args)] = _input_names(target, len(args))
         slots = self._slots(names, args, found)
         guard_list = G.guards(names, args, found, slots, self.dynamic)
         now = dict(guard_list)
