@@ -189,3 +189,13 @@ def test_branching_on_the_batch_size_specialises_instead_of_failing():
         x = gradc.randn(b, 3, dtype=f64)
         assert c(x).item() == pytest.approx(f(x).item(), abs=1e-12)
     assert c.compiles == 3  # one graph per batch size now: 1, 4, 2
+
+
+def test_dynamic_false_specialises_on_every_batch_size():
+    net = gradc.nn.Linear(3, 1).double()
+    c = gradc.compile(lambda x: net(x).sum(), backend="interpret", dynamic=False)
+    for b in (2, 2, 3):
+        c(gradc.randn(b, 3, dtype=f64))
+    assert c.compiles == 2
+    g = c.entries[0].traced.graph
+    assert str(g.inputs[0].type) == "f64[2,3]"
