@@ -185,7 +185,24 @@ def normal(shape, dtype):
     return fn.cast(fn.mul(radius, fn.cos(fn.mul(u2, 2.0 * math.pi))), dtype)
 
 
+def _numpy_draw(what: str) -> None:
+    """``randint``/``randperm`` draw from numpy's generator: inside a traced function they would
+    run once and be baked in as constants, so they refuse rather than silently repeat."""
+    from gradc.dispatch import current_graph
+    from gradc.errors import TraceError
+
+    graph = current_graph()
+    if graph is not None and graph.capture is not None:
+        raise TraceError(
+            f"{what} inside a traced or compiled function would be drawn once and baked in as "
+            "a constant; draw it outside and pass it as an argument (gradc.rand and gradc.randn "
+            "are traced draws)",
+            op=what,
+        )
+
+
 def randint(low, high=None, size=(), *, dtype=None, device=None):
+    _numpy_draw("randint")
     if high is None:
         low, high = 0, low
     data = _rng().integers(low, high, size=_shape((size,)))
@@ -193,6 +210,7 @@ def randint(low, high=None, size=(), *, dtype=None, device=None):
 
 
 def randperm(n, *, dtype=None, device=None):
+    _numpy_draw("randperm")
     return _new(
         _rng().permutation(n).astype(dtypes.as_dtype(dtype or dtypes.int64).np), False, device
     )

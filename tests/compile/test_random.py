@@ -100,3 +100,14 @@ def test_randn_in_a_compiled_function_is_fresh_noise_from_the_eager_stream():
     gradc.manual_seed(0)
     z = gradc.randn(20000, dtype=f64).numpy()
     assert abs(z.mean()) < 0.03 and abs(z.std() - 1) < 0.03
+
+
+def test_numpy_drawn_randint_refuses_to_be_baked_into_a_graph():
+    import pytest
+
+    def f(x):
+        return x + gradc.randint(0, 3, (4,)).double()
+
+    with pytest.raises(gradc.TraceError, match="baked in as a constant"):
+        gradc.compile(f, backend="interpret")(gradc.zeros(4, dtype=f64))
+    assert gradc.randint(0, 3, (4,)).shape == (4,)  # eager is unchanged
