@@ -199,3 +199,28 @@ def test_dynamic_false_specialises_on_every_batch_size():
     assert c.compiles == 2
     g = c.entries[0].traced.graph
     assert str(g.inputs[0].type) == "f64[2,3]"
+
+
+def test_zero_grad_in_place_and_gradient_clipping_inside_the_step():
+    gradc.manual_seed(6)
+    net = gradc.nn.Linear(3, 2).double()
+    ref = copy.deepcopy(net)
+    opt, ropt = (gradc.optim.SGD(m.parameters(), lr=0.1) for m in (net, ref))
+
+    def make(m, o):
+        def step(x, y):
+            o.zero_grad(set_to_none=False)  # .grad read and zeroed in place: an input
+            loss = F.mse_loss(m(x), y)
+            loss.backward()
+            for p in m.parameters():
+                p.grad.clamp_(-0.05, 0.05)
+            o.step()
+            return loss
+
+        return step
+
+    step, eager = gradc.compile(make(net, opt), backend="interpret"), make(ref, ropt)
+    for b in (4, 4, 2):
+        x, y = gradc.randn(b, 3, dtype=f64), gradc.randn(b, 2, dtype=f64)
+        assert abs(step(x, y).item() - eager(x, y).item()) < 1e-12
+        _assert_same(net, ref, opt, ropt, 1e-12)
