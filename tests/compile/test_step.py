@@ -224,3 +224,29 @@ def test_zero_grad_in_place_and_gradient_clipping_inside_the_step():
         x, y = gradc.randn(b, 3, dtype=f64), gradc.randn(b, 2, dtype=f64)
         assert abs(step(x, y).item() - eager(x, y).item()) < 1e-12
         _assert_same(net, ref, opt, ropt, 1e-12)
+
+
+def test_parameter_groups_each_have_their_own_learning_rate_input():
+    gradc.manual_seed(7)
+    net = gradc.nn.Sequential(gradc.nn.Linear(3, 4), gradc.nn.Linear(4, 1)).double()
+    ref = copy.deepcopy(net)
+
+    def groups(m):
+        return [{"params": m[0].parameters(), "lr": 0.1}, {"params": m[1].parameters()}]
+
+    opt = gradc.optim.Adam(groups(net), lr=0.01, maximize=True)
+    ropt = gradc.optim.Adam(groups(ref), lr=0.01, maximize=True)
+    step, eager = (
+        gradc.compile(_make_mse_step(net, opt), backend="interpret"),
+        _make_mse_step(ref, ropt),
+    )
+    for i in range(4):
+        if i == 2:
+            for o in (opt, ropt):
+                o.param_groups[1]["lr"] = 0.2
+        x, y = gradc.randn(3, 3, dtype=f64), gradc.randn(3, 1, dtype=f64)
+        assert abs(step(x, y).item() - eager(x, y).item()) < 1e-12
+        _assert_same(net, ref, opt, ropt, 1e-12)
+    text = str(step.entries[-1].traced.graph)
+    assert "hyper %opt.group0.lr" in text and "hyper %opt.group1.lr" in text
+    assert step.compiles == 2
