@@ -73,7 +73,7 @@ def partition(joint: Graph, *, recompute: bool = False, names=("forward", "backw
 
     Reads the section sizes ``joint_graph`` leaves in ``meta``: cut before rewriting the joint.
     """
-    n_fwd, n_out = joint.meta["num_forward_nodes"], joint.meta["num_forward_outputs"]
+    n_out = joint.meta["num_forward_outputs"]
     tangents = joint.inputs_of("tangent")
     keep, saved = _cut(joint, recompute)
     printed = value_names(joint)
@@ -81,9 +81,11 @@ def partition(joint: Graph, *, recompute: bool = False, names=("forward", "backw
 
     fwd = Graph(names[0])
     env = {v: fwd.add_input(v.name, v.type, v.role) for v in joint.inputs if v not in tangents}
-    for node in joint.nodes[:n_fwd]:
-        env[node.out] = _copy_node(fwd, node, env)
     extra = [v for v in saved if v.node is not None]
+    live = _ancestors([*joint.outputs[:n_out], *extra])
+    for node in joint.nodes:
+        if node in live:
+            env[node.out] = _copy_node(fwd, node, env)
     fwd.set_outputs(
         [env[v] for v in joint.outputs[:n_out]] + [env[v] for v in extra],
         list(joint.output_names[:n_out]) + [saved_names[v][1:] for v in extra],
@@ -107,14 +109,46 @@ def partition(joint: Graph, *, recompute: bool = False, names=("forward", "backw
     return fwd, bwd
 
 
+def _ancestors(values) -> set:
+    """The nodes ``values`` are computed from."""
+    out, stack = set(), [v.node for v in values if v.node is not None]
+    while stack:
+        node = stack.pop()
+        if node not in out:
+            out.add(node)
+            stack.extend(v.node for v in node.inputs if v.node is not None)
+    return out
+
+
+def _forward_part(joint: Graph) -> set:
+    """Nodes the forward graph can compute: the forward section, and the backward nodes that
+    read no cotangent (max-pool's argmax, a mask), so they are computed once, in forward."""
+    n_fwd = joint.meta["num_forward_nodes"]
+    dep = set(joint.inputs_of("tangent"))
+    part = set(joint.nodes[:n_fwd])
+    for node in joint.nodes[n_fwd:]:
+        if any(v in dep for v in node.inputs):
+            dep.add(node.out)
+        else:
+            part.add(node)
+    return part
+
+
+def _cheap(node) -> bool:
+    """Worth recomputing in backward rather than saving: views and pointwise ops."""
+    return node.op.view or node.op.kind == "pointwise"
+
+
 def _cut(joint: Graph, recompute: bool):
     """Backward nodes the gradients need, and the forward values (inputs or not) they read.
 
-    Forward nodes without inputs (constants, ``full``) are recomputed rather than saved; with
-    ``recompute`` every pure forward node is, so only primal inputs (and random draws) are saved.
+    The save policy: forward values that are views or pointwise (a transposed weight, a relu)
+    are recomputed in backward from what they read, as are nodes without inputs (constants,
+    ``full``); the rest (matmul, conv, reductions, pool indices) is saved. With ``recompute``
+    every pure forward node is recomputed, so only primal inputs are saved.
     """
-    n_fwd, n_out = joint.meta["num_forward_nodes"], joint.meta["num_forward_outputs"]
-    fwd_nodes = set(joint.nodes[:n_fwd])
+    n_out = joint.meta["num_forward_outputs"]
+    fwd_nodes = _forward_part(joint)
     tangents = set(joint.inputs_of("tangent"))
     keep, saved, stack = set(), set(), list(joint.outputs[n_out:])
     seen = set()
@@ -128,8 +162,10 @@ def _cut(joint: Graph, recompute: bool):
             if v not in tangents:
                 saved.add(v)
             continue
-        if node in fwd_nodes and (not node.op.pure or (node.inputs and not recompute)):
-            saved.add(v)  # a random draw is saved, never redrawn: backward must see the same mask
+        if node in fwd_nodes and (
+            not node.op.pure or (node.inputs and not recompute and not _cheap(node))
+        ):
+            saved.add(v)
             continue
         keep.add(node)
         stack.extend(node.inputs)

@@ -14,172 +14,11 @@ from __future__ import annotations
 
 import types
 
-import numpy as np
-
-from gradc import dtypes
 from gradc._tensor import Tensor
 from gradc.ir.graph import Graph, Role
-
-# ---- slots: places outside the function that hold tensors ---------------------------------------
-
-
-class Slot:
-    """A place holding a tensor. ``read(args)`` is the tensor there now (or None)."""
-
-    kind = "buffer"
-
-    def __init__(self, name: str, role: Role):
-        self.name, self.role = name, role
-
-    def read(self, args):
-        raise NotImplementedError
-
-    def replace(self, args, tensor) -> None:
-        """Put another tensor object (or None) in this place."""
-        raise NotImplementedError
-
-    def write(self, args, array) -> None:
-        """Store the new value after a call: into the existing storage when it fits (as eager
-        in-place updates do, so views and ``state_dict()`` results see it), else a new tensor."""
-        old = self.read(args)
-        if array is None:
-            self.replace(args, None)
-        elif (
-            isinstance(old, Tensor)
-            and not old.is_traced
-            and old._data.shape == array.shape
-            and old._data.dtype == array.dtype
-            and old._data.flags.writeable
-        ):
-            old._data[...] = array
-            old._version += 1
-        else:
-            self.replace(args, Tensor._wrap(np.asarray(array)))
-
-    def __repr__(self) -> str:
-        return f"<slot {self.name}: {self.role}>"
-
-
-class TensorSlot(Slot):
-    """A tensor object itself (a parameter, a buffer, a tensor reached through a closure)."""
-
-    def __init__(self, name, role, tensor):
-        super().__init__(name, role)
-        self.tensor = tensor
-
-    def read(self, args):
-        return self.tensor
-
-    def replace(self, args, tensor) -> None:
-        self.tensor._data = tensor._data
-
-
-class ArgSlot(TensorSlot):
-    """The ``index``-th argument of the call."""
-
-    def __init__(self, name, index):
-        Slot.__init__(self, name, Role("input"))
-        self.index = index
-
-    def read(self, args):
-        return args[self.index]
-
-    def replace(self, args, tensor) -> None:
-        args[self.index]._data = tensor._data
-
-
-class GradSlot(Slot):
-    """``tensor.grad``."""
-
-    def __init__(self, name, of: str, owner):
-        super().__init__(name, Role("grad", of=of))
-        self.owner = owner
-
-    def read(self, args):
-        return self.owner.grad
-
-    def replace(self, args, tensor) -> None:
-        self.owner.grad = tensor
-
-
-class ArgGradSlot(GradSlot):
-    def __init__(self, name, of, index):
-        Slot.__init__(self, name, Role("grad", of=of))
-        self.index = index
-
-    def read(self, args):
-        return args[self.index].grad
-
-    def replace(self, args, tensor) -> None:
-        args[self.index].grad = tensor
-
-
-class StateSlot(Slot):
-    """``optimizer.state[param][key]``."""
-
-    def __init__(self, name, opt, param, key):
-        super().__init__(name, Role("opt_state"))
-        self.opt, self.param, self.key = opt, param, key
-
-    def read(self, args):
-        return self.opt.state[self.param].get(self.key)
-
-    def replace(self, args, tensor) -> None:
-        if tensor is None:
-            self.opt.state[self.param].pop(self.key, None)
-        else:
-            self.opt.state[self.param][self.key] = tensor
-
-
-class HyperSlot(Slot):
-    """A float hyper-parameter of an optimizer group (``lr``): an input, so changing it needs
-    no recompile. Read as a 0-d tensor of the group's parameter dtype."""
-
-    def __init__(self, name, group: dict, key: str, dtype):
-        super().__init__(name, Role("hyper"))
-        self.group, self.key, self.dtype = group, key, dtype
-
-    def read(self, args):
-        v = self.group[self.key]
-        return v if isinstance(v, Tensor) else Tensor._wrap(np.asarray(v, dtype=self.dtype.np))
-
-    def replace(self, args, tensor) -> None:
-        self.group[self.key] = tensor
-
-
-class RngSlot(Slot):
-    """The state ``(seed, offset)`` of gradc's counter-based generator."""
-
-    def __init__(self):
-        super().__init__("rng", Role("rng"))
-
-    def read(self, args):
-        from gradc import creation
-
-        return creation.rng_state()
-
-    def replace(self, args, tensor) -> None:
-        from gradc import creation
-
-        creation.set_rng_state(tensor)
-
-    def write(self, args, array) -> None:
-        self.replace(args, Tensor._wrap(np.array(array)))
-
+from gradc.slots import HyperSlot, Slot, TensorSlot, is_module, is_optimizer, join
 
 # ---- finding the state a function reaches ------------------------------------------------------
-
-
-def _is_optimizer(obj) -> bool:
-    from gradc.optim.optimizer import Optimizer
-
-    return isinstance(obj, Optimizer)
-
-
-def _is_module(obj) -> bool:
-    from gradc.nn.module import Module
-
-    return isinstance(obj, Module)
 
 
 def reachable(fn) -> list[tuple[str, object]]:
@@ -215,7 +54,8 @@ def flatten(found, depth: int = 2):
     def visit(name, obj, d):
         if id(obj) in seen or isinstance(obj, (type, types.ModuleType, types.FunctionType)):
             return
-        if isinstance(obj, Tensor) or _is_module(obj) or _is_optimizer(obj):
+        obj = obj.__dict__.get("_orig_mod", obj) if hasattr(obj, "__dict__") else obj  # compiled
+        if isinstance(obj, Tensor) or is_module(obj) or is_optimizer(obj):
             seen.add(id(obj))
             out.append((name, obj))
             return
@@ -236,70 +76,6 @@ def flatten(found, depth: int = 2):
     for name, obj in found:
         visit(name, obj, depth)
     return out
-
-
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
-
-
-def state_slots(found, named: dict | None = None) -> list[Slot]:
-    """Slots for everything in ``found`` (from ``flatten``): parameters and buffers by their
-    module names, each trainable tensor's ``.grad``, optimizer state and learning rates.
-    ``named`` (``id(tensor) -> name``) lists tensors that already have a slot."""
-    slots: list[Slot] = []
-    named = {} if named is None else named
-
-    def tensor(name, t, buffer=False):
-        if id(t) in named:
-            return
-        named[id(t)] = name
-        if buffer or not t.requires_grad:
-            role = Role("buffer") if buffer or not _is_param(t) else Role("param", frozen=True)
-        else:
-            role = Role("param")
-        slots.append(TensorSlot(name, role, t))
-        if t.dtype.is_floating_point:  # .grad may appear (backward) or be read (accumulation)
-            slots.append(GradSlot(f"{name}.grad", name, t))
-
-    optimizers = []
-    for name, obj in found:
-        if _is_module(obj):
-            for n, p in obj.named_parameters():
-                tensor(_join(name, n), p)
-            for n, b in obj.named_buffers():
-                if b is not None:
-                    tensor(_join(name, n), b, buffer=True)
-        elif _is_optimizer(obj):
-            optimizers.append((name, obj))
-        elif isinstance(obj, Tensor) and not obj.is_traced:
-            tensor(name, obj)
-    for name, opt in optimizers:
-        for gi, group in enumerate(opt.param_groups):
-            gname = name if len(opt.param_groups) == 1 else f"{name}.group{gi}"
-            for k, p in enumerate(group["params"]):
-                tensor(f"{gname}.param{k}", p)
-            if isinstance(group.get("lr"), (int, float)):  # float64, as the Python number is
-                slots.append(HyperSlot(f"{gname}.lr", group, "lr", dtypes.float64))
-        slots.extend(optimizer_state_slots(name, opt, named))
-    return slots
-
-
-def optimizer_state_slots(name, opt, named) -> list[Slot]:
-    out = []
-    for group in opt.param_groups:
-        for k, p in enumerate(group["params"]):
-            state = opt.state[p]  # a defaultdict: this makes the (empty) dict, as step() would
-            pname = named.get(id(p), f"param{k}")
-            for key, v in list(state.items()):
-                if isinstance(v, Tensor):
-                    out.append(StateSlot(f"{name}.state.{pname}.{key}", opt, p, key))
-    return out
-
-
-def _is_param(t) -> bool:
-    from gradc.nn.parameter import Parameter
-
-    return isinstance(t, Parameter)
 
 
 # ---- the capture of one trace ------------------------------------------------------------------
@@ -418,6 +194,29 @@ class Capture:
         self.graph.capture = None
 
 
+def leftovers(found) -> list[str]:
+    """Where a traced value is still held after a trace (a module attribute the function
+    assigned, an optimizer entry): such state cannot be written back, so it is an error."""
+    out = []
+    for name, obj in found:
+        if is_module(obj):
+            for mname, m in obj.named_modules():
+                where = join(name, mname)
+                for k, v in [*vars(m).items(), *m._parameters.items(), *m._buffers.items()]:
+                    if isinstance(v, Tensor) and v.is_traced:
+                        out.append(join(where, k))
+        elif is_optimizer(obj):
+            for group in obj.param_groups:
+                out += [f"{name}.param_groups.{k}" for k, v in group.items() if _traced(v)]
+            for st in obj.state.values():
+                out += [f"{name}.state.{k}" for k, v in st.items() if _traced(v)]
+    return out
+
+
+def _traced(v) -> bool:
+    return isinstance(v, Tensor) and v.is_traced
+
+
 def tensor_desc(t) -> tuple | None:
     """What a guard checks of a state tensor: dtype, shape, requires_grad."""
     if t is None:
@@ -427,4 +226,4 @@ def tensor_desc(t) -> tuple | None:
     return (t.dtype.name, tuple(t.shape), bool(t.requires_grad))
 
 
-__all__ = ["Capture", "Slot", "reachable", "flatten", "state_slots", "dtypes"]
+__all__ = ["Capture", "reachable", "flatten", "leftovers"]

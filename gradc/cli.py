@@ -21,7 +21,9 @@ import sys
 from gradc.errors import GradcError, entry_point, traceback_location
 
 STAGES = ("graph", "grad", "joint", "optimized", "dot", "cpu")
+STEP_STAGES = ("graph", "optimized", "dot")
 LOSSES = ("mse", "cross_entropy")
+OPTIMIZERS = ("sgd", "adam")
 DTYPES = {"f32": "float32", "f64": "float64"}
 
 EPILOG = """\
@@ -35,6 +37,9 @@ stages:
              (render: gradc dump ... --stage dot | dot -Tsvg > graph.svg)
   cpu        the numba module gradc.lower generates for the optimized graph, exactly as it
              is compiled (from the disk cache, $GRADC_CACHE_DIR)
+  with --train --optimizer: the whole training step (zero_grad, forward, loss, backward,
+  optimizer step) as one graph, parameters, optimizer state and the learning rate as inputs
+  and their new values as outputs (stages graph, optimized, dot)
 
 examples:
   gradc dump examples/lenet.py:LeNet --input Nx1x32x32 --stage graph
@@ -42,6 +47,8 @@ examples:
   gradc dump examples/lenet.py:LeNet --input Nx1x32x32 --train --loss cross_entropy \\
       --stage optimized
   python -m gradc dump mypkg.nets:mlp --input Nx784 --input 784x10 --dtype f64 --stage joint
+  gradc dump examples/lenet.py:LeNet --input Nx1x32x32 --train --optimizer adam \\
+      --stage optimized
 """
 
 
@@ -104,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LOSS",
         help="with --train: mse (a float target shaped like the output) or cross_entropy "
         "(int64 class targets of shape [N] for an [N, C] output); default: mse",
+    )
+    dump.add_argument(
+        "--optimizer",
+        default=None,
+        metavar="OPT",
+        help="with --train: show the whole training step with this optimizer's update, "
+        "sgd (lr=0.01, momentum=0.9) or adam (lr=1e-3), as one graph",
     )
     batch = dump.add_mutually_exclusive_group()
     batch.add_argument(
@@ -187,6 +201,15 @@ def dump(args) -> str:
         raise UsageError(f"unknown loss {args.loss!r}; choose one of {', '.join(LOSSES)}")
     if args.dtype not in DTYPES:
         raise UsageError(f"unknown dtype {args.dtype!r}; choose f32 or f64")
+    if args.optimizer is not None:
+        if args.optimizer not in OPTIMIZERS:
+            raise UsageError(f"unknown optimizer {args.optimizer!r}; choose sgd or adam")
+        if not args.train:
+            raise UsageError("--optimizer needs --train")
+        if args.stage not in STEP_STAGES:
+            raise UsageError(
+                f"--optimizer shows the whole step: use --stage {', '.join(STEP_STAGES)}"
+            )
     if not args.inputs:
         raise UsageError("give the shape of each input with --input, e.g. --input Nx1x32x32")
     shapes = [parse_shape(s, args.dynamic) for s in args.inputs]
@@ -363,8 +386,13 @@ def render(obj, shapes, dtype, args) -> str:
     if args.train:
         if len(graph.outputs) != 1:
             raise UsageError(f"--train needs one output, the target returns {len(graph.outputs)}")
+        target = _target_spec(graph.outputs[0].type, args.loss)
+        if getattr(args, "optimizer", None):
+            from gradc.cli_step import render_step
+
+            return render_step(model, specs, target, args)
         step = _train_step(model, args.loss, input_names(model, len(specs)))
-        graph = trace(step, *specs, _target_spec(graph.outputs[0].type, args.loss))
+        graph = trace(step, *specs, target)
     if args.stage == "graph":
         return format_graph(graph)
     if args.stage == "grad":

@@ -108,9 +108,14 @@ def from_numpy(a: np.ndarray):
     return _new(_to_array(a), False, None)
 
 
-def _shape(shape):
+def _shape(shape, symbolic: bool = False):
+    """Sizes as ints; with ``symbolic``, sympy dims (a traced batch size) stay symbolic."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
+    if symbolic:
+        from gradc.shapes import canon
+
+        return tuple(canon(s) for s in shape)
     return tuple(int(s) for s in shape)
 
 
@@ -157,18 +162,47 @@ def rand(*size, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1), from the counter-based generator (``gradc.manual_seed``)."""
     if device is not None:
         as_device(device)
-    out = draw(_shape(size), _dtype(dtype))
+    out = draw(_shape(size, symbolic=True), _dtype(dtype))
     return out.requires_grad_(True) if requires_grad else out
 
 
 def randn(*size, dtype=None, device=None, requires_grad=False):
-    """Standard normal."""
-    return _new(
-        _rng().standard_normal(_shape(size)).astype(_dtype(dtype).np), requires_grad, device
-    )
+    """Standard normal: Box-Muller on two counter-based uniform draws (in float64), so a
+    compiled function draws fresh noise on every call, from the same stream as eager mode."""
+    if device is not None:
+        as_device(device)
+    out = normal(_shape(size, symbolic=True), _dtype(dtype))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def normal(shape, dtype):
+    import math
+
+    from gradc import functions as fn
+
+    u1, u2 = draw(shape, dtypes.float64), draw(shape, dtypes.float64)
+    radius = fn.sqrt(fn.mul(fn.log(fn.sub(1.0, u1)), -2.0))  # 1 - u1 is in (0, 1]: no log(0)
+    return fn.cast(fn.mul(radius, fn.cos(fn.mul(u2, 2.0 * math.pi))), dtype)
+
+
+def _numpy_draw(what: str) -> None:
+    """``randint``/``randperm`` draw from numpy's generator: inside a traced function they would
+    run once and be baked in as constants, so they refuse rather than silently repeat."""
+    from gradc.dispatch import current_graph
+    from gradc.errors import TraceError
+
+    graph = current_graph()
+    if graph is not None and graph.capture is not None:
+        raise TraceError(
+            f"{what} inside a traced or compiled function would be drawn once and baked in as "
+            "a constant; draw it outside and pass it as an argument (gradc.rand and gradc.randn "
+            "are traced draws)",
+            op=what,
+        )
 
 
 def randint(low, high=None, size=(), *, dtype=None, device=None):
+    _numpy_draw("randint")
     if high is None:
         low, high = 0, low
     data = _rng().integers(low, high, size=_shape((size,)))
@@ -176,6 +210,7 @@ def randint(low, high=None, size=(), *, dtype=None, device=None):
 
 
 def randperm(n, *, dtype=None, device=None):
+    _numpy_draw("randperm")
     return _new(
         _rng().permutation(n).astype(dtypes.as_dtype(dtype or dtypes.int64).np), False, device
     )

@@ -6,6 +6,8 @@ Tracing (an input holds a graph value, or an attr is symbolic): append a node to
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import sympy
 
@@ -29,6 +31,23 @@ def note_born(t) -> None:
     graph = current_graph()
     if graph is not None and graph.capture is not None:
         graph.capture.note_born(t)
+
+
+def _vjp_origin():
+    """While a traced ``backward()`` runs a tape node's vjp rule: the forward graph node the
+    rule differentiates (its line and op name mark the backward nodes, as the autodiff pass
+    marks its own). Found on the stack, so the tape needs no hook; costs only while tracing."""
+    from gradc.autograd.function import BackwardNode
+
+    code = BackwardNode.apply.__code__
+    f = sys._getframe(2)
+    while f is not None:
+        if f.f_code is code:
+            out = getattr(f.f_locals.get("self"), "out", None)
+            value = getattr(out, "_data", None)
+            return getattr(value, "node", None)
+        f = f.f_back
+    return None
 
 
 def _leaked(inputs, op) -> GradcError:
@@ -81,7 +100,10 @@ def _scalar(v, dtype):
         return apply("full", shape=(), value=v, dtype=dtype)
     if isinstance(v, sympy.Basic):
         v = float(v) if dtype.is_floating_point else int(v)
-    return Tensor._wrap(np.asarray(v, dtype=dtype.np))
+    t = Tensor._wrap(np.asarray(v, dtype=dtype.np))
+    if _trace_stack:  # a number the function wrote: a constant (also when a vjp rule reads it)
+        note_born(t)
+    return t
 
 
 def apply(op, *args, **attrs):
@@ -109,9 +131,12 @@ def apply(op, *args, **attrs):
     if graph is not None:
         from gradc.errors import location_of, user_frame
 
-        loc = location_of(user_frame())
+        origin = _vjp_origin() if graph.capture is not None else None
+        loc = origin.loc if origin is not None else location_of(user_frame())
         values = [graph.lift(t, const=not isinstance(a, Tensor)) for a, t in zip(args, inputs)]
         value = graph.add_node(op, values, attrs, out_type, loc)
+        if origin is not None:
+            value.node.rule = origin.op.name
         if (
             graph.capture is not None
             and not grad_mode.is_grad_enabled()
@@ -120,6 +145,7 @@ def apply(op, *args, **attrs):
             and any(t.requires_grad for t in inputs)
         ):  # computed under no_grad from values that carry gradient: a stop_gradient
             value = graph.add_node(get_op("stop_gradient"), [value], {}, out_type, loc)
+            value.node.rule = origin.op.name if origin is not None else None
         out = Tensor._wrap(value)
     else:
         arrays = [t._data for t in inputs]

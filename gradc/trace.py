@@ -17,20 +17,19 @@ import sympy
 
 from gradc import dispatch, dtypes
 from gradc._tensor import Tensor
-from gradc.capture import (
-    Capture,
-    GradSlot,
-    RngSlot,
-    TensorSlot,
-    flatten,
-    optimizer_state_slots,
-    reachable,
-    state_slots,
-)
+from gradc.capture import Capture, flatten, leftovers, reachable
 from gradc.errors import TraceError
 from gradc.ir.graph import RESULT, Graph, Role
 from gradc.ir.symbols import Dim
 from gradc.shapes import TensorType, canon
+from gradc.slots import (
+    GradSlot,
+    RngSlot,
+    TensorSlot,
+    is_module,
+    optimizer_state_slots,
+    state_slots,
+)
 
 _SKIP_DIRS = tuple(
     os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (sys.modules["gradc"], sympy)
@@ -86,15 +85,20 @@ def trace(fn, *inputs, dynamic=None, params=None, name: str = "forward") -> Grap
         t.requires_grad = spec.dtype.is_floating_point
         args.append(t)
     named: dict = {}
-    slots = []
-    for pname, p in _named_tensors(fn if params is None else params):
-        named[id(p)] = pname
-        slots.append(TensorSlot(pname, _role_of(p, fn, params), p))
-        if p.dtype.is_floating_point:
-            slots.append(GradSlot(f"{pname}.grad", pname, p))
+    owner = fn if params is None else params
+    if is_module(owner):  # parameters, their .grad, buffers (reassignable), by module names
+        slots = state_slots([("", owner)], named)
+    else:
+        slots = []
+        for pname, p in _named_tensors(owner):
+            named[id(p)] = pname
+            slots.append(TensorSlot(pname, _role_of(p, fn, params), p))
+            if p.dtype.is_floating_point:
+                slots.append(GradSlot(f"{pname}.grad", pname, p))
+    explicit = [s for s in slots if not isinstance(s, GradSlot)]
     found = flatten(reachable(getattr(fn, "forward", fn)))
     slots += state_slots(found, named) + [RngSlot()]
-    traced = run(graph, fn, args, slots, found, keep=len(graph.inputs) + len(named))
+    traced = run(graph, fn, args, slots, found, keep=len(graph.inputs), keep_slots=explicit)
     return traced.graph
 
 
@@ -111,9 +115,10 @@ class Traced:
         return any(isinstance(slot, GradSlot) for slot, _ in self.writes)
 
 
-def run(graph, fn, args, slots, found=(), *, keep: int = 0, slot_args=()) -> Traced:
+def run(graph, fn, args, slots, found=(), *, keep: int = 0, keep_slots=(), slot_args=()) -> Traced:
     """Trace ``fn(*args)`` into ``graph`` with ``slots`` lifted to inputs (unused ones dropped,
-    but never the first ``keep`` inputs); restore every lifted tensor afterwards."""
+    but never the first ``keep`` inputs nor those of ``keep_slots``); restore every lifted
+    tensor afterwards."""
     cap = Capture(graph, slots, slot_args)
     optimizers = [(n, o) for n, o in found if hasattr(o, "param_groups")]
     cap.snapshot_states([o for _, o in optimizers])
@@ -128,14 +133,21 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, slot_args=()) -> Tra
             dispatch._trace_stack.pop()
         named = {id(s.read(slot_args)): s.name for s in cap.slots if isinstance(s, TensorSlot)}
         extra = [s for n, o in optimizers for s in optimizer_state_slots(n, o, named)]
-        results, names = _outputs(graph, out)
+        results, names = _outputs(graph, () if out is None else out)  # a step may return None
         items = list(out.values()) if isinstance(out, dict) else out
-        items = list(items) if isinstance(items, (tuple, list)) else [items]
+        items = list(items) if isinstance(items, (tuple, list)) else [] if out is None else [items]
         requires_grad = [t.requires_grad and t.dtype.is_floating_point for t in items]
         changes = [(slot, graph.lift(t, const=True) if t is not None else None)
                    for slot, t in cap.changes(extra)]  # fmt: skip
     finally:
         cap.restore()
+    left = leftovers(found)
+    if left:
+        raise TraceError(
+            f"the traced function stored traced values where gradc cannot write them back: "
+            f"{', '.join(left)}; keep state in parameters, registered buffers or optimizer state",
+            op="trace",
+        )
     news = [(s, v) for s, v in changes if v is not None]
     graph.set_outputs(
         results + [v for _, v in news],
@@ -145,7 +157,9 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, slot_args=()) -> Tra
     if not news and names is None:
         graph.output_names = None
         graph.output_roles = None
-    inputs = _prune(graph, cap.inputs, keep)
+    if not graph.outputs:
+        raise TraceError("the traced function returns nothing and changes no state", op="trace")
+    inputs = _prune(graph, cap.inputs, keep, keep_slots)
     writes, k = [], len(results)
     for slot, v in changes:
         writes.append((slot, None if v is None else k))
@@ -153,7 +167,9 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, slot_args=()) -> Tra
     wrt = [v for v in cap.wrt if v in set(graph.inputs)]
     traced = Traced(graph, inputs, writes, len(results), wrt)
     traced.requires_grad = requires_grad
-    traced.structure = type(out).__name__ if isinstance(out, (tuple, list, dict)) else None
+    traced.structure = (
+        type(out).__name__ if isinstance(out, (tuple, list, dict)) or out is None else None
+    )
     traced.names = names
     return traced
 
@@ -177,10 +193,11 @@ def _default_names(n: int) -> list[str]:
     return ["out"] if n == 1 else [f"out{i}" for i in range(n)]
 
 
-def _prune(graph, inputs, keep: int) -> list:
+def _prune(graph, inputs, keep: int, keep_slots) -> list:
     """Drop state inputs nothing reads; the slots of the inputs that remain, in order."""
     used = {id(v) for n in graph.nodes for v in n.inputs} | {id(v) for v in graph.outputs}
-    keep_ids = {id(v) for v in graph.inputs[:keep]}
+    kept = {id(s) for s in keep_slots}
+    keep_ids = {id(v) for v in graph.inputs[:keep]} | {id(v) for s, v in inputs if id(s) in kept}
     graph.inputs = [v for v in graph.inputs if id(v) in used or id(v) in keep_ids]
     alive = {id(v) for v in graph.inputs}
     return [(slot, v) for slot, v in inputs if id(v) in alive]

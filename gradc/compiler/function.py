@@ -19,20 +19,14 @@ from gradc import autodiff
 from gradc._tensor import Tensor
 from gradc.autograd import grad_mode
 from gradc.autograd.function import Node, edge_of
-from gradc.capture import (
-    ArgGradSlot,
-    ArgSlot,
-    GradSlot,
-    RngSlot,
-    flatten,
-    reachable,
-    state_slots,
-)
+from gradc.capture import flatten, reachable
 from gradc.compiler import guards as G
+from gradc.dispatch import current_graph
 from gradc.errors import AutogradError, TraceError
 from gradc.ir.graph import Graph
 from gradc.ir.symbols import Dim
 from gradc.shapes import TensorType
+from gradc.slots import ArgGradSlot, ArgSlot, GradSlot, RngSlot, state_slots
 from gradc.trace import _input_names, run
 
 COUNTERS = {"compiles": 0}
@@ -55,11 +49,22 @@ class CompiledFunction:
         self.entries: list[Entry] = []
         self.last: list | None = None
         self.compiles = 0
+        self._names: dict = {}  # number of arguments -> their names (from the signature)
 
     # ---- one call ------------------------------------------------------------------------------
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            raise TypeError(
+                f"gradc.compile: call {self.name} with positional arguments only "
+                f"(got {', '.join(kwargs)} by keyword)"
+            )
+        if current_graph() is not None:  # called inside another trace: inline the function
+            return (self.module or self.fn)(*args)
         found = self._found(args)
-        names = _input_names(self.module if self.module is not None else self.fn, len(args))
+        names = self._names.get(len(args))
+        if names is None:
+            target = self.module if self.module is not None else self.fn
+            names = self._names[len(args)] = _input_names(target, len(args))
         slots = self._slots(names, args, found)
         guard_list = G.guards(names, args, found, slots, self.dynamic)
         now = dict(guard_list)
@@ -69,7 +74,10 @@ class CompiledFunction:
         if entry is None:
             if self.last is not None:
                 G.log_recompile(self.name, G.failed(self.last, guard_list), self.compiles + 1)
+            dynamic = self.dynamic
             entry = self._compile(names, args, found, slots)
+            if self.dynamic != dynamic:  # specialised to static shapes: guard every dim
+                guard_list = G.guards(names, args, found, slots, self.dynamic)
             entry.guards = self._relevant(guard_list, slots, entry)
             self.entries.append(entry)
             self.last = entry.guards
@@ -153,13 +161,19 @@ class CompiledFunction:
         by_value = {id(v): slot for slot, v in traced.inputs}
         wrt = [by_value[id(v)].read(args) for v in traced.wrt]
         env = {v.name: a for (_, v), a in zip(traced.inputs, feed)}
+        needed = {v.name for v in entry.bwd.inputs}
+        watch = [  # the backward reads these arrays: an in-place change before it is an error
+            (t, t._version)
+            for slot, v in traced.inputs
+            if v.name in needed and isinstance(t := slot.read(args), Tensor)
+        ]
         for name, role, a in zip(entry.fwd.output_names, entry.fwd.roles(), outs):
             if role.kind == "saved":
                 env["%" + name] = a
         floats = [k for k, t in enumerate(results) if t.dtype.is_floating_point]
         for k, rg in enumerate(traced.requires_grad):
             if rg:
-                node = CompiledBackward(entry, env, wrt, results, floats, k)
+                node = CompiledBackward(entry, env, wrt, results, floats, k, watch)
                 results[k].grad_fn, results[k].requires_grad = node, True
 
 
@@ -167,8 +181,9 @@ class CompiledBackward(Node):
     """The ``grad_fn`` of a compiled result: runs the compiled backward graph with the saved
     values of its forward call; edges lead to the parameters' and inputs' own tape nodes."""
 
-    def __init__(self, entry, env, wrt, results, floats, index):
+    def __init__(self, entry, env, wrt, results, floats, index, watch=()):
         self.entry, self.env, self.floats, self.index = entry, env, floats, index
+        self.watch = list(watch)
         self.shapes = [(results[k]._data.shape, results[k]._data.dtype) for k in floats]
         self._next = tuple(edge_of(t) if t.requires_grad else (None, 0) for t in wrt)
         self.released = False
@@ -187,6 +202,20 @@ class CompiledBackward(Node):
                 "retain_graph=True to the first backward()",
                 op=self.name(),
             )
+        if grad_mode.is_grad_enabled():
+            raise AutogradError(
+                "create_graph=True through a compiled module is not supported: its backward "
+                "is a compiled graph; differentiate the eager module (or gradc.grad_graph)",
+                op=self.name(),
+            )
+        for t, version in self.watch:
+            if t._version != version:
+                raise AutogradError(
+                    f"one of the tensors needed for gradient computation has been modified by "
+                    f"an in-place operation: {t.type} is at version {t._version}; expected "
+                    f"version {version}",
+                    op=self.name(),
+                )
         tangents = iter(
             ct._concrete("backward") if k == self.index else np.zeros(shape, dtype)
             for k, (shape, dtype) in zip(self.floats, self.shapes)
@@ -199,7 +228,7 @@ class CompiledBackward(Node):
         return [Tensor._wrap(np.asarray(g)) for g in grads]
 
     def release(self) -> None:
-        self.env, self.released = None, True
+        self.env, self.watch, self.released = None, None, True
 
 
 def _holds(guard_list, now: dict) -> bool:
@@ -211,6 +240,8 @@ def _array(t):
 
 
 def _structure(traced, results):
+    if traced.structure == "NoneType":
+        return None
     if traced.structure is None:
         return results[0]
     if traced.structure == "dict":

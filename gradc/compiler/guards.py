@@ -15,24 +15,22 @@ import sys
 
 from gradc._tensor import Tensor
 from gradc.autograd import grad_mode
-from gradc.capture import HyperSlot
+from gradc.slots import HyperSlot
 
 _ACCEPTED = ("lr",)
 
 
 def _tensor(label: str, t, dynamic: bool) -> list:
+    """One guard per tensor: ``(dtype, device, shape, requires_grad)``, the batch dim ``*``
+    when dynamic (compact, so checking a call is cheap; ``failed`` spells out the field)."""
     if t is None:
         return [(label, None)]
-    out = [
-        (f"{label}.dtype", t.dtype.name),
-        (f"{label}.device", str(t.device)),
-        (f"{label}.ndim", t.ndim),
-        (f"{label}.requires_grad", bool(t.requires_grad)),
-    ]
-    for d, size in enumerate(t.shape):
-        if not (dynamic and d == 0):
-            out.append((f"{label}.shape[{d}]", int(size)))
-    return out
+    if not isinstance(t, Tensor) or t.is_traced:
+        return [(label, (type(t).__name__,))]
+    shape = t._data.shape
+    if dynamic and shape:
+        shape = ("*", *shape[1:])
+    return [(label, (t._data.dtype, "cpu", shape, bool(t.requires_grad)))]
 
 
 def _value(v):
@@ -71,6 +69,9 @@ def guards(names, args, found, slots, dynamic: bool) -> list[tuple]:
                 for k, v in group.items():
                     if k != "params" and k not in _ACCEPTED:
                         out.append((f"{name}.param_groups[{gi}].{k}", _value(v)))
+                for pi, p in enumerate(group["params"]):  # which state entries exist
+                    keys = tuple(sorted(obj.state.get(p, {})))
+                    out.append((f"{name}.state of param_groups[{gi}].params[{pi}]", keys))
     for slot in slots:
         if isinstance(slot, HyperSlot):
             out.append((slot.name, type(slot.group[slot.key]).__name__))
@@ -86,11 +87,28 @@ def failed(old: list[tuple], new: list[tuple]) -> str:
         if label not in a:
             return f"{label}: (absent) -> {_show(v)}"
         if a[label] != v:
-            return f"{label}: {_show(a[label])} -> {_show(v)}"
+            return _explain(label, a[label], v)
     for label, v in old:
         if label not in b:
             return f"{label}: {_show(v)} -> (absent)"
     return "(no guard differs)"
+
+
+def _explain(label: str, old, new) -> str:
+    """The first field of a tensor guard that differs: dtype, device, ndim, shape[d], ..."""
+    if _is_desc(old) and _is_desc(new):
+        (d0, v0, s0, r0), (d1, v1, s1, r1) = old, new
+        fields = [("dtype", d0.name, d1.name), ("device", v0, v1), ("ndim", len(s0), len(s1))]
+        fields += [(f"shape[{k}]", a, b) for k, (a, b) in enumerate(zip(s0, s1))]
+        fields.append(("requires_grad", r0, r1))
+        for name, a, b in fields:
+            if a != b:
+                return f"{label}.{name}: {a!r} -> {b!r}"
+    return f"{label}: {_show(old)} -> {_show(new)}"
+
+
+def _is_desc(v) -> bool:
+    return isinstance(v, tuple) and len(v) == 4 and isinstance(v[2], tuple)
 
 
 def _show(v) -> str:

@@ -21,8 +21,8 @@ class CompiledModule:
         )
         object.__setattr__(self, "_compiled", compiled)
 
-    def __call__(self, *args):
-        return self._compiled(*args)
+    def __call__(self, *args, **kwargs):
+        return self._compiled(*args, **kwargs)
 
     forward = __call__
 
@@ -39,7 +39,17 @@ class CompiledModule:
         return self.train(False)
 
     def __getattr__(self, name):
-        return getattr(self._orig_mod, name)
+        if name in ("_orig_mod", "_compiled"):  # not set yet (copy, unpickling): no recursion
+            raise AttributeError(name)
+        attr = getattr(self._orig_mod, name)
+        if callable(attr) and getattr(attr, "__self__", None) is self._orig_mod:
+
+            def method(*args, **kwargs):  # ``c.double()`` returns c, as ``net.double()`` is net
+                out = attr(*args, **kwargs)
+                return self if out is self._orig_mod else out
+
+            return method
+        return attr
 
     def __setattr__(self, name, value) -> None:
         setattr(self._orig_mod, name, value)

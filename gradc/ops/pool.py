@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradc import dtypes
 from gradc.errors import DTypeError, ShapeError
 from gradc.ops.table import Op, register
 from gradc.ops.window import check_4d, check_size, out_hw, pad, tap, taps, unpad, windows
@@ -105,7 +106,67 @@ def _select_impl(g, x, *, kernel_size, stride, padding, dilation):
 def _max_vjp(ct, x, *, out, **attrs):
     from gradc import functions as fn
 
-    return fn.apply("max_pool2d_backward", ct, x, **attrs)
+    # the argmax is its own op, so the differentiation pass computes it once, in forward
+    idx = fn.apply("max_pool2d_indices", x, **attrs)
+    return fn.apply("max_pool2d_scatter", ct, idx, input_size=tuple(x.shape[2:]), **attrs)
+
+
+# ---- the argmax as indices, and routing by them ---------------------------------------------
+def _indices_infer(x, *, kernel_size, stride, padding, dilation) -> TensorType:
+    t = _max_infer(x, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
+    return TensorType(dtypes.int64, t.shape)
+
+
+def _indices_impl(x, *, kernel_size, stride, padding, dilation):
+    return _argmax(x, kernel_size, stride, padding, dilation)[0]
+
+
+def _check_idx(idx: TensorType, t: TensorType, what: str) -> None:
+    if idx.dtype is not dtypes.int64 or idx.ndim != 4:
+        raise DTypeError(f"the indices must be int64 [N,C,OH,OW], got {idx}")
+    if not all(same_dim(a, b) for a, b in zip(idx.shape, t.shape)):
+        raise ShapeError(f"the indices {idx} and {what} {t} differ in shape")
+
+
+def _scatter_infer(ct, idx, *, input_size, kernel_size, stride, padding, dilation):
+    check_4d(ct, "the cotangent")
+    if not ct.dtype.is_floating_point:
+        raise DTypeError(f"the cotangent must be floating point, got {ct}")
+    _check_idx(idx, ct, "the cotangent")
+    check_size(ct, input_size, out_hw(input_size, kernel_size, stride, padding, dilation), "ct")
+    return TensorType(ct.dtype, (*ct.shape[:2], *input_size))
+
+
+def _scatter_impl(ct, idx, *, input_size, kernel_size, stride, padding, dilation):
+    (h, w), (ph, pw) = input_size, padding
+    grad = np.zeros((*ct.shape[:2], h + 2 * ph, w + 2 * pw), dtype=ct.dtype)
+    for t, (i, j) in enumerate(taps(kernel_size)):
+        tap(grad, i, j, idx.shape[2:], stride, dilation)[...] += np.where(idx == t, ct, 0)
+    return unpad(grad, padding)
+
+
+def _gather_infer(g, idx, *, kernel_size, stride, padding, dilation) -> TensorType:
+    out = _max_infer(g, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation)
+    _check_idx(idx, out, "the pooled shape of g")
+    return out
+
+
+def _gather_impl(g, idx, *, kernel_size, stride, padding, dilation):
+    win = windows(pad(g, padding, 0), kernel_size, idx.shape[2:], stride, dilation)
+    win = win.reshape(*win.shape[:4], -1)
+    return np.take_along_axis(win, idx[..., None], -1)[..., 0]
+
+
+def _scatter_vjp(g, ct, idx, *, out, input_size, **attrs):
+    from gradc import functions as fn
+
+    return fn.apply("max_pool2d_gather", g, idx, **attrs)
+
+
+def _gather_vjp(ct, g, idx, *, out, **attrs):
+    from gradc import functions as fn
+
+    return fn.apply("max_pool2d_scatter", ct, idx, input_size=tuple(g.shape[2:]), **attrs)
 
 
 def _backward_vjp_ct(g, ct, x, *, out, **attrs):
@@ -132,6 +193,39 @@ register(
         "pool",
         meta={"attr_defaults": MAX_DEFAULTS},
         doc="max over each kh x kw window of x [N,C,H,W] (padding counts as -inf)",
+    )
+)
+register(
+    Op(
+        "max_pool2d_indices",
+        _indices_infer,
+        _indices_impl,
+        (),
+        "pool",
+        meta={"attr_defaults": MAX_DEFAULTS},
+        doc="row-major tap index of each window's first max in x (int64, pooled shape)",
+    )
+)
+register(
+    Op(
+        "max_pool2d_scatter",
+        _scatter_infer,
+        _scatter_impl,
+        (_scatter_vjp, None),
+        "pool",
+        meta={"attr_defaults": MAX_DEFAULTS},
+        doc="vjp of max_pool2d: ct routed to the window positions the indices name",
+    )
+)
+register(
+    Op(
+        "max_pool2d_gather",
+        _gather_infer,
+        _gather_impl,
+        (_gather_vjp, None),
+        "pool",
+        meta={"attr_defaults": MAX_DEFAULTS},
+        doc="g at the window positions the indices name: the adjoint of max_pool2d_scatter",
     )
 )
 register(

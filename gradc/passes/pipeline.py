@@ -9,10 +9,19 @@ from gradc.passes.dce import dce
 from gradc.passes.fold import fold
 from gradc.passes.fusion import Group, fuse
 from gradc.passes.simplify import simplify
+from gradc.passes.stopgrad import strip_stop_gradient
 
-# (name, pass): cse before simplify so shared values are seen as shared; cse again after, as
-# equal chains become equal fused nodes.
-PASSES = (("dce", dce), ("cse", cse), ("fold", fold), ("simplify", simplify), ("cse", cse))
+# (name, pass): stop_gradient goes first (no differentiation follows the pipeline); cse before
+# simplify so shared values are seen as shared; cse again after, as equal chains become equal
+# fused nodes.
+PASSES = (
+    ("strip_stop_gradient", strip_stop_gradient),
+    ("dce", dce),
+    ("cse", cse),
+    ("fold", fold),
+    ("simplify", simplify),
+    ("cse", cse),
+)
 
 
 def optimize(graph: Graph, *, check: bool = True) -> tuple[Graph, list[Group]]:

@@ -1,5 +1,7 @@
 """One regression test per way a trace used to lose eager autograd's meaning or leak state."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -122,3 +124,62 @@ def test_in_place_updates_and_an_optimizer_step_trace_as_new_values():
         assert f"new({name})=" in text
     assert "new(opt.state.net.weight.momentum_buffer)=" in text
     assert opt.state[net.weight] == {}  # the trace left the optimizer as it was
+
+
+class _RunningMean(nn.Module):
+    """A buffer updated in forward: in place (``count``) and by reassignment (``mean``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 3).double()
+        self.register_buffer("mean", gradc.zeros(3, dtype=f64))
+        self.register_buffer("count", gradc.zeros((), dtype=f64))
+
+    def forward(self, x):
+        h = self.lin(x)
+        with gradc.no_grad():
+            self.mean = 0.9 * self.mean + 0.1 * h.mean(0)
+            self.count.add_(1)
+        return h - self.mean
+
+
+def test_buffers_updated_in_forward_are_written_back():
+    net = _RunningMean()
+    ref = copy.deepcopy(net)
+    c = gradc.compile(net, backend="interpret")
+    for b in (4, 4, 6):
+        x = gradc.randn(b, 3, dtype=f64)
+        c(x).sum().backward()
+        ref(x).sum().backward()
+        np.testing.assert_allclose(net.mean.numpy(), ref.mean.numpy(), atol=1e-12)
+        np.testing.assert_allclose(net.lin.weight.grad.numpy(), ref.lin.weight.grad.numpy())
+    assert net.count.item() == 3 and c.compiles == 1
+    assert not net.mean.is_traced and not net.count.is_traced
+
+
+def test_a_traced_value_stored_where_it_cannot_be_written_back_is_an_error():
+    net = nn.Linear(3, 3)
+
+    def f(x):
+        net.last = net(x)  # a plain attribute, not a buffer
+        return net.last.sum()
+
+    with pytest.raises(gradc.TraceError, match="last"):
+        gradc.trace(f, gradc.TensorSpec((2, 3)))
+
+
+def test_an_error_inside_a_trace_leaves_every_tensor_as_it_was():
+    net = nn.Linear(3, 2).double()
+    opt = gradc.optim.SGD(net.parameters(), lr=0.1)
+    before = [p._data for p in net.parameters()]
+
+    def step(x):
+        net(x).sum().backward()
+        opt.step()
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        gradc.compile(step, backend="interpret")(gradc.randn(2, 3, dtype=f64))
+    assert [p._data for p in net.parameters()] == before
+    assert all(p.grad is None and p.grad_fn is None for p in net.parameters())
+    assert gradc.dispatch.current_graph() is None and opt.state[net.weight] == {}

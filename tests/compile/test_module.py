@@ -82,3 +82,30 @@ def test_backward_twice_needs_retain_graph():
     loss.backward()
     with pytest.raises(gradc.AutogradError, match="second time"):
         loss.backward()
+
+
+def test_an_in_place_change_before_backward_is_caught_and_create_graph_refused():
+    net = _net()
+    c = gradc.compile(net, backend="interpret")
+    assert c.double() is c  # methods that return the module return the compiled one
+    loss = c(gradc.randn(2, 4, dtype=f64)).sum()
+    with gradc.no_grad():
+        net[2].weight.mul_(2.0)  # the backward reads it (layer 0's input gradient)
+    with pytest.raises(gradc.AutogradError, match="modified by an in-place operation"):
+        loss.backward()
+    loss = c(gradc.randn(2, 4, dtype=f64)).sum()
+    with pytest.raises(gradc.AutogradError, match="create_graph"):
+        loss.backward(create_graph=True)
+    with pytest.raises(TypeError, match="positional"):
+        c(x=gradc.randn(2, 4, dtype=f64))
+
+
+def test_a_deep_copy_is_an_independent_compiled_module():
+    c = gradc.compile(_net(), backend="interpret")
+    x = gradc.randn(2, 4, dtype=f64)
+    c(x)
+    d = copy.deepcopy(c)
+    with gradc.no_grad():
+        d[0].weight.mul_(0.0)
+    assert not np.array_equal(c(x).detach().numpy(), d(x).detach().numpy())
+    np.testing.assert_allclose(d(x).detach().numpy(), d._orig_mod(x).detach().numpy())

@@ -1,5 +1,6 @@
-"""Property: random models mixing detach(), .data, no_grad(), frozen parameters, buffers and
-closure tensors get the eager gradients from gradc.compile, in module form and whole-step form."""
+"""Property: random models mixing detach(), .data, no_grad(), frozen parameters, buffers,
+closure tensors and in-place ops get the eager gradients from gradc.compile, in module form and
+whole-step form."""
 
 import copy
 
@@ -12,7 +13,7 @@ import gradc.nn as nn
 
 f64 = gradc.float64
 WIDTH = 3
-BLOCKS = ("linear", "frozen", "detach", "data", "no_grad", "buffer", "closure", "tanh")
+BLOCKS = ("linear", "frozen", "detach", "data", "no_grad", "buffer", "closure", "tanh", "inplace")
 
 
 def _apply(block, mod, h, w):
@@ -30,6 +31,11 @@ def _apply(block, mod, h, w):
         return h * mod.scale + h
     if block == "closure":
         return h * w  # a tensor the model reaches through a closure, not an attribute
+    if block == "inplace":  # in-place ops on activations: functionalised while tracing
+        h = h.tanh()
+        h.mul_(2.0)
+        h += h.detach()
+        return h
     return h.tanh()
 
 

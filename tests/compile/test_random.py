@@ -83,3 +83,31 @@ def test_p_zero_and_eval_are_no_dropout():
         c = gradc.compile(net, backend="interpret")
         np.testing.assert_array_equal(c(x).detach().numpy(), plain(x).detach().numpy())
         assert c._compiled.entries[0].traced.graph.inputs_of("rng") == []
+
+
+def test_randn_in_a_compiled_function_is_fresh_noise_from_the_eager_stream():
+    def noisy(x):
+        return x + gradc.randn(*x.shape, dtype=f64)
+
+    c = gradc.compile(noisy, backend="interpret")
+    x = gradc.zeros(3, 4, dtype=f64)
+    gradc.manual_seed(5)
+    a, b = c(x).numpy(), c(x).numpy()
+    gradc.manual_seed(5)
+    np.testing.assert_array_equal(a, noisy(x).numpy())
+    np.testing.assert_array_equal(b, noisy(x).numpy())
+    assert not np.array_equal(a, b)
+    gradc.manual_seed(0)
+    z = gradc.randn(20000, dtype=f64).numpy()
+    assert abs(z.mean()) < 0.03 and abs(z.std() - 1) < 0.03
+
+
+def test_numpy_drawn_randint_refuses_to_be_baked_into_a_graph():
+    import pytest
+
+    def f(x):
+        return x + gradc.randint(0, 3, (4,)).double()
+
+    with pytest.raises(gradc.TraceError, match="baked in as a constant"):
+        gradc.compile(f, backend="interpret")(gradc.zeros(4, dtype=f64))
+    assert gradc.randint(0, 3, (4,)).shape == (4,)  # eager is unchanged

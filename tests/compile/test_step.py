@@ -108,3 +108,145 @@ def test_the_numba_backend_says_it_is_not_there_yet_or_works():
             gradc.compile(lambda x: x)
     with pytest.raises(gradc.GradcError, match="unknown backend"):
         gradc.compile(lambda x: x, backend="tpu")
+
+
+def test_optimizer_state_made_by_the_first_call_is_a_guard():
+    """Grads already exist before the first call, so only the state's keys tell the first
+    (state-creating) step from the steady one: found by the README example."""
+    gradc.manual_seed(2)
+    net = gradc.nn.Linear(3, 2).double()
+    ref = copy.deepcopy(net)
+    for m in (net, ref):
+        m(gradc.randn(4, 3, dtype=f64)).sum().backward()
+    opt, ropt = (gradc.optim.Adam(m.parameters(), lr=0.1) for m in (net, ref))
+
+    def make(m, o):
+        def step(x):
+            o.zero_grad()
+            loss = m(x).pow(2).sum()
+            loss.backward()
+            o.step()
+            return loss
+
+        return step
+
+    step, eager = gradc.compile(make(net, opt), backend="interpret"), make(ref, ropt)
+    for _ in range(3):
+        x = gradc.randn(4, 3, dtype=f64)
+        assert abs(step(x).item() - eager(x).item()) < 1e-12
+    _assert_same(net, ref, opt, ropt, 1e-12)
+    assert step.compiles == 2 and opt.state[net.weight]["step"].item() == 3
+
+
+def test_a_step_that_returns_nothing():
+    net = gradc.nn.Linear(2, 1).double()
+    opt = gradc.optim.SGD(net.parameters(), lr=0.5)
+    before = net.weight.detach().numpy().copy()
+
+    @gradc.compile(backend="interpret")
+    def step(x):
+        opt.zero_grad()
+        net(x).sum().backward()
+        opt.step()
+
+    x = gradc.ones(3, 2, dtype=f64)
+    assert step(x) is None
+    np.testing.assert_allclose(net.weight.detach().numpy(), before - 0.5 * 3.0)
+
+
+def test_a_compiled_module_inside_a_compiled_step_is_traced_through():
+    gradc.manual_seed(4)
+    net = gradc.nn.Linear(3, 2).double()
+    ref = copy.deepcopy(net)
+    inner = gradc.compile(net, backend="interpret")
+    opt, ropt = (gradc.optim.SGD(m.parameters(), lr=0.1, momentum=0.5) for m in (net, ref))
+    step = gradc.compile(_make_mse_step(inner, opt), backend="interpret")
+    eager = _make_mse_step(ref, ropt)
+    for b in (2, 3, 2):
+        x, y = gradc.randn(b, 3, dtype=f64), gradc.randn(b, 2, dtype=f64)
+        assert abs(step(x, y).item() - eager(x, y).item()) < 1e-12
+    _assert_same(net, ref, opt, ropt, 1e-12)
+    assert inner.compiles == 0 and step.compiles == 2
+
+
+def _make_mse_step(model, opt):
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def test_branching_on_the_batch_size_specialises_instead_of_failing():
+    def f(x):
+        return x.sum() if x.shape[0] > 2 else x.mean()
+
+    c = gradc.compile(f, backend="interpret")
+    for b in (1, 4, 4, 2, 1, 4):
+        x = gradc.randn(b, 3, dtype=f64)
+        assert c(x).item() == pytest.approx(f(x).item(), abs=1e-12)
+    assert c.compiles == 3  # one graph per batch size now: 1, 4, 2
+
+
+def test_dynamic_false_specialises_on_every_batch_size():
+    net = gradc.nn.Linear(3, 1).double()
+    c = gradc.compile(lambda x: net(x).sum(), backend="interpret", dynamic=False)
+    for b in (2, 2, 3):
+        c(gradc.randn(b, 3, dtype=f64))
+    assert c.compiles == 2
+    g = c.entries[0].traced.graph
+    assert str(g.inputs[0].type) == "f64[2,3]"
+
+
+def test_zero_grad_in_place_and_gradient_clipping_inside_the_step():
+    gradc.manual_seed(6)
+    net = gradc.nn.Linear(3, 2).double()
+    ref = copy.deepcopy(net)
+    opt, ropt = (gradc.optim.SGD(m.parameters(), lr=0.1) for m in (net, ref))
+
+    def make(m, o):
+        def step(x, y):
+            o.zero_grad(set_to_none=False)  # .grad read and zeroed in place: an input
+            loss = F.mse_loss(m(x), y)
+            loss.backward()
+            for p in m.parameters():
+                p.grad.clamp_(-0.05, 0.05)
+            o.step()
+            return loss
+
+        return step
+
+    step, eager = gradc.compile(make(net, opt), backend="interpret"), make(ref, ropt)
+    for b in (4, 4, 2):
+        x, y = gradc.randn(b, 3, dtype=f64), gradc.randn(b, 2, dtype=f64)
+        assert abs(step(x, y).item() - eager(x, y).item()) < 1e-12
+        _assert_same(net, ref, opt, ropt, 1e-12)
+
+
+def test_parameter_groups_each_have_their_own_learning_rate_input():
+    gradc.manual_seed(7)
+    net = gradc.nn.Sequential(gradc.nn.Linear(3, 4), gradc.nn.Linear(4, 1)).double()
+    ref = copy.deepcopy(net)
+
+    def groups(m):
+        return [{"params": m[0].parameters(), "lr": 0.1}, {"params": m[1].parameters()}]
+
+    opt = gradc.optim.Adam(groups(net), lr=0.01, maximize=True)
+    ropt = gradc.optim.Adam(groups(ref), lr=0.01, maximize=True)
+    step, eager = (
+        gradc.compile(_make_mse_step(net, opt), backend="interpret"),
+        _make_mse_step(ref, ropt),
+    )
+    for i in range(4):
+        if i == 2:
+            for o in (opt, ropt):
+                o.param_groups[1]["lr"] = 0.2
+        x, y = gradc.randn(3, 3, dtype=f64), gradc.randn(3, 1, dtype=f64)
+        assert abs(step(x, y).item() - eager(x, y).item()) < 1e-12
+        _assert_same(net, ref, opt, ropt, 1e-12)
+    text = str(step.entries[-1].traced.graph)
+    assert "hyper %opt.group0.lr" in text and "hyper %opt.group1.lr" in text
+    assert step.compiles == 2

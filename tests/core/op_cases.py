@@ -412,6 +412,26 @@ def _max_pool2d_backward(draw, small=False):
     return (lambda ct: apply("max_pool2d_backward", ct, x, **a)), [ct]
 
 
+def _pool_indices(draw, small):
+    shape, k, s, p, d = _pool_setup(draw, small)
+    x = _distinct(draw, shape).detach()
+    a = dict(kernel_size=k, stride=s, padding=p, dilation=d)
+    return shape, apply("max_pool2d_indices", x, **a), a
+
+
+@case("max_pool2d_scatter")
+def _max_pool2d_scatter(draw, small=False):
+    shape, idx, a = _pool_indices(draw, small)
+    ct = _leaf(draw, tuple(idx.shape))
+    return (lambda ct: apply("max_pool2d_scatter", ct, idx, input_size=shape[2:], **a)), [ct]
+
+
+@case("max_pool2d_gather")
+def _max_pool2d_gather(draw, small=False):
+    shape, idx, a = _pool_indices(draw, small)
+    return (lambda g: apply("max_pool2d_gather", g, idx, **a)), [_leaf(draw, shape)]
+
+
 @case("max_pool2d_select")
 def _max_pool2d_select(draw, small=False):
     shape, k, s, p, d = _pool_setup(draw, small)

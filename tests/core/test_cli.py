@@ -104,6 +104,34 @@ def test_golden_content_says_what_the_issue_asks():
             assert ret.count(f"{p}.{kind}.grad=") == 1
 
 
+def test_golden_training_step_has_roles_and_write_backs():
+    text = (HERE / "lenet_train_adam_optimized.txt").read_text()
+    header = text[: text.index(") {")]
+    assert "hyper %opt.lr: f64[]" in header and "stop_gradient" not in text
+    # numbers the loss wrote stay constants, even read by a vjp rule in the traced backward();
+    # the backward's nodes name the forward line and the rule that made them
+    assert "captured" not in text and "# lenet.py:40 vjp(conv2d)" in text
+    for p in ("conv1", "conv2", "fc1", "fc2", "fc3"):
+        for kind in ("weight", "bias"):
+            name = f"{p}.{kind}"
+            assert f"param %{name}:" in header and f"opt_state %opt.state.{name}.exp_avg:" in header
+            for new in (name, f"{name}.grad", f"opt.state.{name}.exp_avg_sq"):
+                assert text.count(f"new({new})=") == 1
+
+
+def test_training_step_with_sgd_and_its_errors(models, capsys):
+    base = ["dump", f"{models}:TwoLayer", "-i", "Bx4", "--train"]
+    status, out, _ = run([*base, "--optimizer", "sgd", "--stage", "graph"], capsys)
+    assert status == 0 and out.startswith("graph train_step(")
+    assert "new(opt.state.fc1.weight.momentum_buffer)=" in out and "new(fc2.bias)=" in out
+    status, _, err = run([*base, "--optimizer", "rmsprop"], capsys)
+    assert status == 2 and "unknown optimizer 'rmsprop'" in err
+    status, _, err = run([*base, "--optimizer", "adam", "--stage", "grad"], capsys)
+    assert status == 2 and "--stage graph, optimized, dot" in err
+    status, _, err = run(base[:-1] + ["--optimizer", "adam"], capsys)
+    assert status == 2 and "--optimizer needs --train" in err
+
+
 def test_stages_on_a_module_file(models, capsys):
     target = f"{models}:TwoLayer"
     status, out, _ = run(["dump", target, "--input", "Bx4", "--stage", "joint"], capsys)

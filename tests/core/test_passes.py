@@ -385,3 +385,27 @@ def test_lenet_training_step_acceptance():
     assert len(want) == 11  # the loss and ten parameter gradients
     for w, g in zip(want, got):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
+def test_every_pass_keeps_input_and_output_roles():
+    import gradc.nn as nn
+
+    net = nn.Linear(4, 2)
+    net.register_buffer("shift", gradc.zeros(2))
+    opt = gradc.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+
+    def step(x):
+        opt.zero_grad()
+        loss = ((net(x) + net.shift) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    step(gradc.randn(3, 4))  # the optimizer's state exists: the steady-state step
+    g = gradc.trace(step, spec(N, 4, dtype=gradc.float32))
+    want_in = [(v.name, v.role) for v in g.inputs]
+    want_out = list(zip(g.output_names, g.roles()))
+    assert {r.kind for _, r in want_in} == {"input", "param", "buffer", "hyper", "opt_state"}
+    for stage in (dce(g), cse(g), optimize(g)[0]):
+        assert [(v.name, v.role) for v in stage.inputs] == want_in
+        assert list(zip(stage.output_names, stage.roles())) == want_out

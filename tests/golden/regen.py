@@ -23,7 +23,12 @@ MLP = str(HERE / "mlp.py") + ":MLP"
 CASES = {
     "lenet_graph.txt": ["dump", LENET, "--input", "Nx1x32x32", "--stage", "graph"],
     "lenet_grad_train.txt": ["dump", LENET, "--input", "Nx1x32x32", "--stage", "grad", "--train"],
-}
+    # the whole Adam training step after the passes: the text the code generator consumes
+    "lenet_train_adam_optimized.txt": [
+        "dump", LENET, "--input", "Nx1x32x32", "--train", "--optimizer", "adam",
+        "--stage", "optimized",
+    ],
+}  # fmt: skip
 # generated numba source: checked by tests/cpu/test_dump.py (tests/core never imports numba)
 CPU_CASES = {
     "mlp_cpu_train.txt": [

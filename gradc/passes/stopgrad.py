@@ -1,0 +1,20 @@
+"""Drop ``stop_gradient``: it is the identity once no more differentiation can happen.
+
+The pass pipeline runs last, before code generation, so it replaces each ``stop_gradient`` by
+its input; graphs that may still be differentiated keep theirs.
+"""
+
+from __future__ import annotations
+
+from gradc.ir.graph import Graph
+from gradc.passes.rewrite import Rewriter
+
+
+def strip_stop_gradient(graph: Graph) -> Graph:
+    rw = Rewriter(graph)
+    for node in rw.walk():
+        if node.op.name == "stop_gradient":
+            rw.alias(node.out, rw[node.inputs[0]])
+        else:
+            rw.copy(node)
+    return rw.finish()
