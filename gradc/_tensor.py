@@ -347,7 +347,9 @@ class Tensor(InplaceOps, AliasState):
         do not reach a base it is a view of, and ``view`` works on it), as in torch."""
         if self.is_traced or self._data.flags.c_contiguous:
             return self
-        return self.clone()
+        out = self.clone()  # numpy (like torch's clone) keeps the transposed layout: reorder it
+        out._data = np.ascontiguousarray(out._data)
+        return out
 
     # ---- operators -----------------------------------------------------------------------------
     def __add__(self, o):

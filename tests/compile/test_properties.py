@@ -32,7 +32,7 @@ def _apply(block, mod, h, w):
     if block == "closure":
         return h * w  # a tensor the model reaches through a closure, not an attribute
     if block == "inplace":  # in-place ops on activations: functionalised while tracing
-        h = h.tanh()
+        h = h.tanh() * 1.5  # tanh saves its output, so (as torch) write to a product instead
         h.mul_(2.0)
         h += h.detach()
         return h
