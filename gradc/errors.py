@@ -38,6 +38,10 @@ class ShapeError(GradcError, ValueError):
     """Shapes that do not fit the op (broadcast, matmul inner dims, reshape size, dim range)."""
 
 
+class IndexRangeError(ShapeError, IndexError):
+    """A dim or an index out of range (torch raises IndexError for these)."""
+
+
 class DTypeError(GradcError, TypeError):
     """A dtype the op does not accept, or a mix it does not allow."""
 

@@ -278,3 +278,4 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 
 from gradc.nn.functional_activation import *  # noqa: E402, F403  (gelu, silu, one_hot, ...)
+from gradc.nn.functional_norm import *  # noqa: E402, F403  (batch_norm, layer_norm, embedding, ...)

@@ -1,6 +1,6 @@
 """The op table. Importing this package registers every primitive."""
 
-from gradc.ops import conv, linalg, math, pointwise, pool, random, reduce, scan, shape  # noqa: F401
+from gradc.ops import conv, embedding, linalg, math, pointwise, pool, random, reduce, scan, shape
 from gradc.ops.table import OPS, Op, get_op, register
 
 __all__ = ["OPS", "Op", "get_op", "register"]
