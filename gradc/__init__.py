@@ -34,7 +34,16 @@ from gradc.creation import (
 from gradc.device import device
 from gradc.dtypes import DType, float32, float64, get_default_dtype, int64, set_default_dtype
 from gradc.dtypes import bool_ as bool
-from gradc.errors import AutogradError, DeviceError, DTypeError, GradcError, ShapeError, TraceError
+from gradc.errors import (
+    ArgumentError,
+    AutogradError,
+    DeviceError,
+    DTypeError,
+    GradcError,
+    IndexRangeError,
+    ShapeError,
+    TraceError,
+)
 from gradc.functions import *  # noqa: F403
 from gradc.functions import as_tensor, full_like, ones_like, zeros_like
 from gradc.math_functions import *  # noqa: F403

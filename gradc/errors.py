@@ -12,8 +12,12 @@ import sysconfig
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-class GradcError(Exception):
-    """Base of every error gradc raises on bad input."""
+class GradcError(RuntimeError):
+    """Base of every error gradc raises on bad input.
+
+    A RuntimeError, as nearly every error torch raises is, so code written for torch
+    (``except RuntimeError``) catches gradc's; subclasses add the builtin torch raises where it
+    raises another (IndexError for dims and indices out of range, TypeError, ValueError)."""
 
     def __init__(self, msg: str = "", *, op: str | None = None, where: str | None = None):
         self.msg, self.op, self.where = msg, op, where
@@ -42,19 +46,24 @@ class IndexRangeError(ShapeError, IndexError):
     """A dim or an index out of range (torch raises IndexError for these)."""
 
 
+class ArgumentError(GradcError, ValueError):
+    """An argument value the function does not accept (a reduction name, a probability out of
+    range, a negative slice step): torch raises ValueError for these."""
+
+
 class DTypeError(GradcError, TypeError):
     """A dtype the op does not accept, or a mix it does not allow."""
 
 
-class DeviceError(GradcError, RuntimeError):
+class DeviceError(GradcError):
     """A device this build cannot run on, or tensors on different devices."""
 
 
-class AutogradError(GradcError, RuntimeError):
+class AutogradError(GradcError):
     """Misuse of autograd: backward twice, non-scalar backward, in-place on a leaf."""
 
 
-class TraceError(GradcError, RuntimeError):
+class TraceError(GradcError):
     """Something a graph cannot express, such as control flow on tensor values."""
 
 
