@@ -281,11 +281,13 @@ def composites(draw):
         end, w = _leaf(draw, shape), _leaf(draw, shape[-1:], 0.0, 1.0)
         return (lambda x, e, w: gradc.lerp(x, e, w)), [x, end, w]
     if kind == "var":
-        c = draw(st.sampled_from([0, 1]))
+        c = draw(st.sampled_from([0, 1])) if shape[dim] > 1 else 0  # else 0/0, as in torch
         return (lambda x: x.var(dim, keepdim=keep, correction=c)), [_leaf(draw, shape, 1, 3)]
     if kind == "std":  # spread values: the std never reaches 0 where sqrt has no derivative
         vals = np.arange(x.numel(), dtype=np.float64).reshape(shape) * 0.7 + 1
         x = gradc.tensor(vals, dtype=f64, requires_grad=True)
+        if x.numel() == 1:  # one element: std is sqrt(0) (or 0/0), no derivative, as in torch
+            return (lambda x: x.var(correction=0) + x), [x]
         return (lambda x: x.std() + x.std(correction=0)), [x]
     if kind == "norm":
         return (lambda x: x.norm(dim=dim, keepdim=keep)), [_leaf(draw, shape, 0.5, 2)]
