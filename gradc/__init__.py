@@ -32,7 +32,17 @@ from gradc.creation import (
     zeros,
 )
 from gradc.device import device
-from gradc.dtypes import DType, float32, float64, get_default_dtype, int64, set_default_dtype
+from gradc.dtypes import (
+    DType,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
+)
 from gradc.dtypes import bool_ as bool
 from gradc.errors import (
     ArgumentError,
@@ -54,7 +64,9 @@ from gradc.trace import Dim, TensorSpec, trace
 
 float = float32
 double = float64
+half = float16
 long = int64
+int = int32
 dtype = DType
 
 
