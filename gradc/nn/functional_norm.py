@@ -65,10 +65,11 @@ def batch_norm(
             )
         mean, var = _moments(input, dims)
         if running_mean is not None and running_var is not None:
-            with no_grad():
+            with no_grad():  # one in-place write per buffer; momentum may be a 0-d tensor
                 unbiased = fn.mul(fn.reshape(var, (-1,)), n / (n - 1))
-                running_mean.mul_(1 - momentum).add_(fn.reshape(mean, (-1,)), alpha=momentum)
-                running_var.mul_(1 - momentum).add_(unbiased, alpha=momentum)
+                keep = 1 - momentum  # a float, or a 0-d tensor (momentum=None in BatchNorm)
+                for buf, stat in [(running_mean, fn.reshape(mean, (-1,))), (running_var, unbiased)]:
+                    buf.copy_(fn.add(fn.mul(buf, keep), fn.mul(stat, momentum)))
     else:
         if running_mean is None or running_var is None:
             raise GradcError("batch_norm in eval mode needs running_mean and running_var")

@@ -77,8 +77,8 @@ class _BatchNorm(Module):
         if self.training and self.track_running_stats:
             with no_grad():
                 self.num_batches_tracked.add_(1)
-            if self.momentum is None:  # a cumulative moving average
-                momentum = 1.0 / self.num_batches_tracked.item()
+            if self.momentum is None:  # a cumulative moving average (a tensor: no .item())
+                momentum = 1.0 / self.num_batches_tracked.to(self.running_mean.dtype)
         batch_stats = self.training or not self.track_running_stats
         update = self.training and self.track_running_stats
         return F.batch_norm(

@@ -261,3 +261,15 @@ def test_identity_and_activation_modules_call_their_functions():
     assert nn.LeakyReLU(0.5)(x).tolist() == [-0.5, 2.0]
     assert nn.ReLU6()(gradc.tensor([-1.0, 7.0])).tolist() == [0.0, 6.0]
     np.testing.assert_allclose(nn.SiLU()(x).numpy(), F.silu(x).numpy())
+
+
+def test_batchnorm_momentum_none_against_torch():
+    torch = pytest.importorskip("torch")
+    ours = nn.BatchNorm1d(2, momentum=None).double()
+    theirs = torch.nn.BatchNorm1d(2, momentum=None).double()
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x = rng.normal(size=(5, 2))
+        ours(gradc.tensor(x)), theirs(torch.tensor(x))
+    np.testing.assert_allclose(ours.running_var.numpy(), theirs.running_var.numpy(), rtol=1e-15)
+    np.testing.assert_allclose(ours.running_mean.numpy(), theirs.running_mean.numpy(), rtol=1e-15)
