@@ -328,7 +328,8 @@ TORCH_UNARY = [v[0] for v in VALUES] + ["isnan", "isinf", "isfinite"]
 @pytest.mark.parametrize("name", TORCH_UNARY)
 def test_unary_against_torch(name):
     torch = pytest.importorskip("torch")
-    vals = np.array([-2.5, -0.5, 0.0, 0.3, 0.5, 1.5, 2.5, 3.7, 1e-9, np.inf, np.nan])
+    # the kinks and domain edges too (0, ±1, half-integers for round): gradients as torch has them
+    vals = np.array([-2.5, -1.0, -0.5, 0.0, 0.3, 0.5, 1.0, 1.5, 2.5, 3.7, 1e-9, np.inf, np.nan])
     vals = vals[np.isfinite(vals)] if name not in ("isnan", "isinf", "isfinite") else vals
     ours = getattr(gradc, name)(t(vals, f64)).numpy()
     theirs = getattr(torch, name)(torch.tensor(vals, dtype=torch.float64)).numpy()
