@@ -173,7 +173,8 @@ def _counts(input, dim, keepdim, test):
     from gradc.shapes import norm_dims
 
     hits = fn.cast(apply(test, input, 0), dtypes.int64)
-    return apply("sum", hits, dim=norm_dims(dim, input.ndim), keepdim=builtins.bool(keepdim))
+    dims = norm_dims(dim, input.ndim) if input.ndim else ()  # 0-d: dim 0 is the value itself
+    return apply("sum", hits, dim=dims, keepdim=builtins.bool(keepdim))
 
 
 @_public

@@ -361,3 +361,17 @@ def test_reductions_against_torch():
         (x // 0.7, tx // 0.7),
     ]:
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_zero_dim_tensors_reduce_over_dim_0_as_torch():
+    x = t(2.0, f64, requires_grad=True)
+    outs = [x.prod(0), x.cumsum(0), x.logsumexp(0), x.var(0, correction=0), x.norm(dim=0)]
+    outs += [x.std(-1, correction=0)]
+    assert [o.item() for o in outs] == [2.0, 2.0, 2.0, 0.0, 2.0, 0.0]
+    assert x.all(0).item() is True and x.any(-1, keepdim=True).shape == ()
+    sum(outs).backward()
+    assert x.grad.item() == 4.0  # std of one value: gradient 0, as torch (not nan)
+
+
+def test_std_gradient_is_zero_where_the_values_are_equal():
+    assert grad_of(lambda x: x.std(), [1.0, 1.0]).tolist() == [0.0, 0.0]
