@@ -57,3 +57,27 @@ def test_state_dict_holds_the_running_statistics(trained):
     with gradc.no_grad():
         np.testing.assert_array_equal(fresh(x).numpy(), net(x).numpy())
     net.train()
+
+
+@pytest.mark.slow
+def test_four_epochs_reach_95_percent_from_the_command_line(tmp_path):
+    import subprocess
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples" / "lenet_bn.py"),
+            "--epochs",
+            "4",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    acc = float(out.stdout.split(":")[-1].strip().rstrip("%")) / 100
+    assert acc >= 0.95, out.stdout  # measured 96.9% (seed 0)
+    sd = gradc.load(tmp_path / "lenet_bn.gradc")
+    assert "features.1.running_var" in sd
