@@ -13,8 +13,8 @@ from gradc.shapes import TensorType
 
 
 def _check_indices(t: TensorType):
-    if t.dtype is not dtypes.int64:
-        raise DTypeError(f"the indices must be an int64 tensor, got {t.dtype.name}")
+    if t.dtype not in (dtypes.int64, dtypes.int32):  # torch: Long or Int
+        raise DTypeError(f"the indices must be an int64 or int32 tensor, got {t.dtype.name}")
 
 
 def _embedding_infer(weight: TensorType, indices: TensorType, *, padding_idx=None) -> TensorType:

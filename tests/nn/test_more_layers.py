@@ -195,6 +195,7 @@ def test_embedding_lookup_and_padding():
         emb(gradc.tensor([5]))
     with pytest.raises(gradc.DTypeError, match="int64"):
         emb(gradc.tensor([1.0]))
+    assert emb(gradc.tensor([2], dtype=gradc.int32)).tolist() == emb(gradc.tensor([2])).tolist()
 
 
 def test_embedding_second_derivative():
