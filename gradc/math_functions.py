@@ -17,6 +17,7 @@ from gradc import dtypes
 from gradc import functions as fn
 from gradc.dispatch import apply
 from gradc.errors import DTypeError, GradcError, ShapeError, with_op_context
+from gradc.reductions import axis_alias
 
 __all__: list = []
 
@@ -178,12 +179,14 @@ def _counts(input, dim, keepdim, test):
 
 
 @_public
+@axis_alias
 def all(input, dim=None, keepdim=False):
     """True where every element along ``dim`` (or the whole tensor) is nonzero; a bool tensor."""
     return fn.eq(_counts(input, dim, keepdim, "eq"), 0)
 
 
 @_public
+@axis_alias
 def any(input, dim=None, keepdim=False):
     """True where some element along ``dim`` (or the whole tensor) is nonzero; a bool tensor."""
     return fn.gt(_counts(input, dim, keepdim, "ne"), 0)

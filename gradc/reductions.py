@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 from gradc import dtypes
@@ -23,7 +24,21 @@ __all__: list = []
 
 def _public(f):
     __all__.append(f.__name__)
-    return with_op_context(f)
+    return with_op_context(axis_alias(f))
+
+
+def axis_alias(f):
+    """Accept numpy's ``axis=`` for ``dim=``, as torch's reductions do."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        if "axis" in kwargs:
+            if "dim" in kwargs:
+                raise GradcError(f"{f.__name__}() got both dim= and axis=")
+            kwargs["dim"] = kwargs.pop("axis")
+        return f(*args, **kwargs)
+
+    return wrapper
 
 
 def _dims(dim, ndim: int) -> tuple:

@@ -375,3 +375,12 @@ def test_zero_dim_tensors_reduce_over_dim_0_as_torch():
 
 def test_std_gradient_is_zero_where_the_values_are_equal():
     assert grad_of(lambda x: x.std(), [1.0, 1.0]).tolist() == [0.0, 0.0]
+
+
+def test_numpy_axis_is_accepted_for_dim():
+    x = t([[1.0, 2.0], [3.0, 4.0]])
+    assert gradc.prod(x, axis=0).tolist() == [3.0, 8.0] and x.var(axis=1).tolist() == [0.5, 0.5]
+    assert x.cumsum(axis=1).tolist() == [[1.0, 3.0], [3.0, 7.0]]
+    assert x.all(axis=0).tolist() == [True, True] and x.logsumexp(axis=0).shape == (2,)
+    with pytest.raises(gradc.GradcError, match="both"):
+        x.var(dim=0, axis=0)
