@@ -136,18 +136,13 @@ ROWS = [
     _row("batchnorm_rank", ValueError, lambda lib, nn, F: nn.BatchNorm2d(3)(lib.randn(3, 4, 4))),
     _row("batchnorm_one_value", ValueError, lambda lib, nn, F: nn.BatchNorm1d(3)(lib.randn(1, 3))),
     _row("conv_groups", ValueError, lambda lib, nn, F: nn.Conv2d(3, 4, 3, groups=2)),
-    _row(
-        "dropout_probability",
-        ValueError,
-        lambda lib, nn, F: F.dropout(_x23(lib), 1.5),
-        gaps="gradc/nn/functional.py raises a plain GradcError (RuntimeError); ArgumentError fits",
-    ),
+    _row("dropout_probability", ValueError, lambda lib, nn, F: F.dropout(_x23(lib), 1.5)),
     _row(
         "loss_reduction",
         ValueError,
         lambda lib, nn, F: F.mse_loss(_x23(lib), _x23(lib), reduction="avg"),
-        gaps="gradc/nn/functional.py raises a plain GradcError (RuntimeError); ArgumentError fits",
     ),
+    _row("dropout_module", ValueError, lambda lib, nn, F: nn.Dropout(1.5)),
     _row("module_attribute", AttributeError, lambda lib, nn, F: nn.Linear(2, 2).nope),
 ]
 
