@@ -186,7 +186,37 @@ pointwise("add", sp.Lambda((x, y), x + y))
 pointwise("sub", sp.Lambda((x, y), x - y), bools=False)
 pointwise("mul", sp.Lambda((x, y), x * y))
 pointwise("div", sp.Lambda((x, y), x / y), "float")
-pointwise("pow", sp.Lambda((x, y), x**y))
+_pow_op = pointwise("pow", sp.Lambda((x, y), x**y))
+
+
+class pow(sp.Function):  # noqa: A001  (printed by name: Python's, numba's and C's pow)
+    """``x**y`` inside pow's own derivatives, with torch's rules at the edges at every order:
+    sympy's ``d x**y / dx = y * x**y / x`` is nan at x = 0 (even for ``x**2``)."""
+
+    nargs = 2
+    _imp_ = staticmethod(np.power)
+
+    def fdiff(self, argindex=1):
+        b, e = self.args
+        if argindex == 1:  # torch: 0 for x**0 at x = 0 (elsewhere the formula is 0 already, and
+            # masking only that point keeps the derivative in y of this right at y = 0)
+            return sp.Piecewise((0, sp.And(sp.Eq(e, 0), sp.Eq(b, 0))), (e * pow(b, e - 1), True))
+        # torch: 0 where the base is 0 and the exponent >= 0 (0**y for y > 0)
+        return sp.Piecewise((0, sp.And(sp.Eq(b, 0), e >= 0)), (pow(b, e) * sp.log(b), True))
+
+
+def _stated_vjp(op: Op, i: int, expr) -> None:
+    """Fill ``derivative_op``'s cache for input ``i`` with ``expr`` (in ct and the op's
+    variables) instead of sympy's derivative."""
+    dop = pointwise(
+        f"{op.name}_vjp{i}", sp.Lambda((ct, *op.expr.variables), expr), "promote", doc=str(expr)
+    )
+    dop.meta["args"] = tuple(range(len(op.expr.variables)))
+    op.meta.setdefault("derivatives", {})[i] = dop
+
+
+_stated_vjp(_pow_op, 0, ct * pow(x, y).fdiff(1))
+_stated_vjp(_pow_op, 1, ct * pow(x, y).fdiff(2))
 pointwise("neg", sp.Lambda(x, -x), bools=False)
 pointwise("abs", sp.Lambda(x, sp.Abs(x)))
 pointwise("relu", sp.Lambda(x, _relu(x)), doc="max(x, 0); its derivative at 0 is 0, as in torch")

@@ -384,3 +384,44 @@ def test_numpy_axis_is_accepted_for_dim():
     assert x.all(axis=0).tolist() == [True, True] and x.logsumexp(axis=0).shape == (2,)
     with pytest.raises(gradc.GradcError, match="both"):
         x.var(dim=0, axis=0)
+
+
+# ---- pow at the edges: torch's pow_backward, not sympy's y * x**y / x ------------------------
+@pytest.mark.parametrize(
+    "base, exponent, dbase, dexp",
+    [
+        (0.0, 2.0, 0.0, 0.0),  # sympy's form gave nan for x**2 at 0
+        (0.0, 0.0, 0.0, 0.0),  # x**0 at 0: 0 (torch)
+        (0.0, 3.5, 0.0, 0.0),  # 0**y for y > 0: d/dy is 0 (torch), not 0 * log(0)
+        (2.0, 0.0, 0.0, math.log(2.0)),
+        (0.0, -1.0, -math.inf, -math.inf),  # a pole stays a pole, as torch
+        (-2.0, 3.0, 12.0, math.nan),
+    ],
+)
+def test_pow_gradients_at_the_edges(base, exponent, dbase, dexp):
+    x = t([base], f64, requires_grad=True)
+    y = t([exponent], f64, requires_grad=True)
+    (x**y).sum().backward()
+    np.testing.assert_allclose([x.grad.item(), y.grad.item()], [dbase, dexp], equal_nan=True)
+
+
+def test_pow_second_derivative_at_zero():
+    x = t([0.0, 1.5], f64, requires_grad=True)
+    (g,) = gradc.autograd.grad((x**2).sum(), x, create_graph=True)
+    (h,) = gradc.autograd.grad(g.sum(), x)
+    assert g.tolist() == [0.0, 3.0] and h.tolist() == [2.0, 2.0]
+    assert grad_of(lambda x: x**0, [0.0, 2.0]).tolist() == [0.0, 0.0]
+    assert grad_of(lambda x: 0.0**x, [1.0, 2.0]).tolist() == [0.0, 0.0]
+
+
+def test_pow_edges_against_torch():
+    torch = pytest.importorskip("torch")
+    bases = [0.0, 0.0, 0.0, 2.0, -2.0, 0.0, 1.5]
+    exps = [2.0, 0.0, 3.5, 0.0, 3.0, -1.0, 0.5]
+    x, y = t(bases, f64, requires_grad=True), t(exps, f64, requires_grad=True)
+    tx = torch.tensor(bases, dtype=torch.float64, requires_grad=True)
+    ty = torch.tensor(exps, dtype=torch.float64, requires_grad=True)
+    (x**y).sum().backward()
+    (tx**ty).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), equal_nan=True)
+    np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy(), equal_nan=True)
