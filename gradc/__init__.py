@@ -60,6 +60,7 @@ from gradc.math_functions import *  # noqa: F403
 from gradc.ops.pointwise import elementwise
 from gradc.reductions import *  # noqa: F403
 from gradc.serialization import load, save
+from gradc.shape_functions import *  # noqa: F403
 from gradc.trace import Dim, TensorSpec, trace
 
 float = float32
