@@ -55,15 +55,15 @@ class DTypeError(GradcError, TypeError):
     """A dtype the op does not accept, or a mix it does not allow."""
 
 
-class DeviceError(GradcError):
+class DeviceError(GradcError, RuntimeError):
     """A device this build cannot run on, or tensors on different devices."""
 
 
-class AutogradError(GradcError):
+class AutogradError(GradcError, RuntimeError):
     """Misuse of autograd: backward twice, non-scalar backward, in-place on a leaf."""
 
 
-class TraceError(GradcError):
+class TraceError(GradcError, RuntimeError):
     """Something a graph cannot express, such as control flow on tensor values."""
 
 
