@@ -33,20 +33,43 @@ from gradc.creation import (
     zeros,
 )
 from gradc.device import device
-from gradc.dtypes import DType, float32, float64, get_default_dtype, int64, set_default_dtype
+from gradc.dtypes import (
+    DType,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
+)
 from gradc.dtypes import bool_ as bool
-from gradc.errors import AutogradError, DeviceError, DTypeError, GradcError, ShapeError, TraceError
+from gradc.errors import (
+    ArgumentError,
+    AutogradError,
+    DeviceError,
+    DTypeError,
+    GradcError,
+    IndexRangeError,
+    ShapeError,
+    TraceError,
+)
 from gradc.functions import *  # noqa: F403
 from gradc.functions import as_tensor, full_like, ones_like, zeros_like
 from gradc.lowering import Program, lower
 from gradc.math_functions import *  # noqa: F403
 from gradc.ops.pointwise import elementwise
 from gradc.reductions import *  # noqa: F403
+from gradc.serialization import load, save
+from gradc.shape_functions import *  # noqa: F403
 from gradc.trace import Dim, TensorSpec, trace
 
 float = float32
 double = float64
+half = float16
 long = int64
+int = int32
 dtype = DType
 
 

@@ -330,7 +330,14 @@ class Tensor(InplaceOps, AliasState):
     def long(self) -> Tensor:
         return F.cast(self, dtypes.int64)
 
-    int = long
+    def int(self) -> Tensor:
+        return F.cast(self, dtypes.int32)
+
+    def half(self) -> Tensor:
+        return F.cast(self, dtypes.float16)
+
+    def byte(self) -> Tensor:
+        return F.cast(self, dtypes.uint8)
 
     def bool(self) -> Tensor:
         return F.cast(self, dtypes.bool_)

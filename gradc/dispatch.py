@@ -14,7 +14,7 @@ import sympy
 from gradc import dtypes
 from gradc.autograd import grad_mode
 from gradc.autograd.function import make_node
-from gradc.errors import DeviceError, GradcError, TraceError, tensor_types
+from gradc.errors import DeviceError, DTypeError, GradcError, TraceError, tensor_types
 from gradc.ops.table import get_op
 from gradc.shapes import is_symbolic
 from gradc.views import track as track_view
@@ -86,7 +86,7 @@ def _lift_scalars(args):
 
             out.append(tensor(a))
         else:
-            raise GradcError(f"expected a Tensor or a number, got {type(a).__name__}")
+            raise DTypeError(f"expected a Tensor or a number, got {type(a).__name__}")
     for t in out:
         if device is not None and t.device is not device and t.device != device:
             raise DeviceError(f"tensors are on different devices: {device} and {t.device}")

@@ -1,4 +1,8 @@
-"""The four dtypes gradc knows and PyTorch's promotion rules between them."""
+"""The dtypes gradc knows and PyTorch's promotion rules between them.
+
+uint8, int32 and float16 are storage types as much as compute types: ``from_numpy`` keeps them
+(sharing memory) and ops give torch's result dtypes (int32 + int32 is int32, sums are int64).
+"""
 
 from __future__ import annotations
 
@@ -28,11 +32,20 @@ class DType:
 
 BOOL, INT, FLOAT = 0, 1, 2
 bool_ = DType("bool", "b8", np.bool_, BOOL)
+uint8 = DType("uint8", "u8", np.uint8, INT)
+int32 = DType("int32", "i32", np.int32, INT)
 int64 = DType("int64", "i64", np.int64, INT)
+float16 = DType("float16", "f16", np.float16, FLOAT)
 float32 = DType("float32", "f32", np.float32, FLOAT)
 float64 = DType("float64", "f64", np.float64, FLOAT)
-ALL = (bool_, int64, float32, float64)
-_BY_NAME = {d.name: d for d in ALL} | {"float": float32, "double": float64, "long": int64}
+ALL = (bool_, uint8, int32, int64, float16, float32, float64)
+_BY_NAME = {d.name: d for d in ALL} | {
+    "float": float32,
+    "double": float64,
+    "half": float16,
+    "long": int64,
+    "int": int32,
+}
 _BY_NP = {d.np: d for d in ALL}
 _default_float = float32
 
@@ -59,8 +72,8 @@ def as_dtype(x) -> DType:
         ) from None
     if npd in _BY_NP:
         return _BY_NP[npd]
-    if npd.kind == "f":
-        return float32 if npd.itemsize <= 4 else float64
+    if npd.kind == "f":  # e.g. longdouble
+        return float64
     if npd.kind in "iu":
         return int64
     raise DTypeError(f"unsupported dtype {npd}; use one of {', '.join(d.name for d in ALL)}")
@@ -80,7 +93,8 @@ def set_default_dtype(d) -> None:
 
 
 def promote(*dtypes: DType) -> DType:
-    """The result dtype of mixing tensors: the highest category, then the widest width."""
+    """The result dtype of mixing tensors: the highest category, then the widest width (torch's
+    rule for these dtypes: uint8 with int32 is int32, float16 with float32 is float32)."""
     return max(dtypes, key=lambda d: (d.category, d.np.itemsize))
 
 

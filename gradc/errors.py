@@ -12,8 +12,12 @@ import sysconfig
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
-class GradcError(Exception):
-    """Base of every error gradc raises on bad input."""
+class GradcError(RuntimeError):
+    """Base of every error gradc raises on bad input.
+
+    A RuntimeError, as nearly every error torch raises is, so code written for torch
+    (``except RuntimeError``) catches gradc's; subclasses add the builtin torch raises where it
+    raises another (IndexError for dims and indices out of range, TypeError, ValueError)."""
 
     def __init__(self, msg: str = "", *, op: str | None = None, where: str | None = None):
         self.msg, self.op, self.where = msg, op, where
@@ -36,6 +40,15 @@ class GradcError(Exception):
 
 class ShapeError(GradcError, ValueError):
     """Shapes that do not fit the op (broadcast, matmul inner dims, reshape size, dim range)."""
+
+
+class IndexRangeError(ShapeError, IndexError):
+    """A dim or an index out of range (torch raises IndexError for these)."""
+
+
+class ArgumentError(GradcError, ValueError):
+    """An argument value the function does not accept (a reduction name, a probability out of
+    range, a negative slice step): torch raises ValueError for these."""
 
 
 class DTypeError(GradcError, TypeError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradc.errors import GradcError, ShapeError
+from gradc.errors import ArgumentError, GradcError, IndexRangeError
 from gradc.shapes import canon
 
 
@@ -29,7 +29,7 @@ def normalize_index(shape, idx) -> tuple:
         raise GradcError("an index can only have a single ellipsis ('...')")
     used = sum(1 for i in idx if i is not None and i is not Ellipsis)
     if used > ndim:
-        raise ShapeError(f"too many indices for a tensor of {ndim} dims: {used}")
+        raise IndexRangeError(f"too many indices for a tensor of {ndim} dims: {used}")
     if n_ell:
         k = idx.index(Ellipsis)
         idx = idx[:k] + (slice(None),) * (ndim - used) + idx[k + 1 :]
@@ -45,7 +45,7 @@ def normalize_index(shape, idx) -> tuple:
             i = int(item)
             if isinstance(size, int):
                 if not -size <= i < size:
-                    raise ShapeError(
+                    raise IndexRangeError(
                         f"index {i} is out of bounds for dimension {d} with size {size}"
                     )
                 i %= size
@@ -59,7 +59,7 @@ def normalize_index(shape, idx) -> tuple:
 def _norm_slice(s: slice, size) -> slice:
     step = 1 if s.step is None else int(s.step)
     if step <= 0:
-        raise GradcError("slice step must be positive")
+        raise ArgumentError("slice step must be positive")
     if isinstance(size, int):
         start, stop, step = s.indices(size)
         return slice(start, max(start, stop), step)

@@ -17,6 +17,7 @@ from gradc import dtypes
 from gradc import functions as fn
 from gradc.dispatch import apply
 from gradc.errors import DTypeError, GradcError, ShapeError, with_op_context
+from gradc.reductions import axis_alias
 
 __all__: list = []
 
@@ -173,16 +174,19 @@ def _counts(input, dim, keepdim, test):
     from gradc.shapes import norm_dims
 
     hits = fn.cast(apply(test, input, 0), dtypes.int64)
-    return apply("sum", hits, dim=norm_dims(dim, input.ndim), keepdim=builtins.bool(keepdim))
+    dims = norm_dims(dim, input.ndim) if input.ndim else ()  # 0-d: dim 0 is the value itself
+    return apply("sum", hits, dim=dims, keepdim=builtins.bool(keepdim))
 
 
 @_public
+@axis_alias
 def all(input, dim=None, keepdim=False):
     """True where every element along ``dim`` (or the whole tensor) is nonzero; a bool tensor."""
     return fn.eq(_counts(input, dim, keepdim, "eq"), 0)
 
 
 @_public
+@axis_alias
 def any(input, dim=None, keepdim=False):
     """True where some element along ``dim`` (or the whole tensor) is nonzero; a bool tensor."""
     return fn.gt(_counts(input, dim, keepdim, "ne"), 0)

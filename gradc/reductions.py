@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 from gradc import dtypes
@@ -23,7 +24,28 @@ __all__: list = []
 
 def _public(f):
     __all__.append(f.__name__)
-    return with_op_context(f)
+    return with_op_context(axis_alias(f))
+
+
+def axis_alias(f):
+    """Accept numpy's ``axis=`` for ``dim=``, as torch's reductions do."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        if "axis" in kwargs:
+            if "dim" in kwargs:
+                raise GradcError(f"{f.__name__}() got both dim= and axis=")
+            kwargs["dim"] = kwargs.pop("axis")
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
+def _dims(dim, ndim: int) -> tuple:
+    """``norm_dims``, except that a 0-d tensor has no dim to reduce: torch accepts dim 0 or -1
+    there and returns the value itself."""
+    dims = norm_dims(dim, ndim)
+    return () if ndim == 0 else dims
 
 
 def _floating(input, what: str):
@@ -39,9 +61,10 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         input = fn.cast(input, dtype)
     if dim is None:
-        out = apply("prod", input, dim=tuple(range(input.ndim)), keepdim=False)
-        return out
-    return apply("prod", input, dim=(norm_dim(dim, input.ndim),), keepdim=bool(keepdim))
+        return apply("prod", input, dim=tuple(range(input.ndim)), keepdim=False)
+    return apply(
+        "prod", input, dim=_dims((norm_dim(dim, input.ndim),), input.ndim), keepdim=bool(keepdim)
+    )
 
 
 @_public
@@ -68,7 +91,7 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(dim, bool):  # torch's old var(input, unbiased)
         dim, unbiased = None, dim
     c = _correction(unbiased, correction)
-    dims = norm_dims(dim, input.ndim)
+    dims = _dims(dim, input.ndim)
     n = _size([input.shape[d] for d in dims])
     dev = fn.sub(input, fn.mean(input, dims, keepdim=True))
     return fn.div(fn.sum(fn.mul(dev, dev), dims, keepdim=bool(keepdim)), n - c)
@@ -76,8 +99,9 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 @_public
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """``sqrt(var(...))``; see ``var``."""
-    return fn.sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    """``sqrt(var(...))``; see ``var``. Where the deviations are all 0 the gradient is 0, as
+    torch's (not sqrt's inf times 0)."""
+    return _safe_sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
 
 @_public
@@ -114,7 +138,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     _floating(input, "norm")
     if p == "nuc":
         raise GradcError("the nuclear norm is not supported; use p=2, 'fro', 1, inf, ...")
-    dims, keep = norm_dims(dim, input.ndim), bool(keepdim)
+    dims, keep = _dims(dim, input.ndim), bool(keepdim)
     a = fn.abs(input)
     if p in ("fro", 2, 2.0):
         return _safe_sqrt(fn.sum(fn.mul(input, input), dims, keepdim=keep))
@@ -141,7 +165,7 @@ def logsumexp(input, dim, keepdim=False):
     rows of ``-inf`` give ``-inf`` and an ``inf`` gives ``inf``, as torch."""
     if not input.dtype.is_floating_point:
         input = fn.cast(input, dtypes.get_default_dtype())
-    dims = norm_dims(dim, input.ndim)
+    dims = _dims(dim, input.ndim)
     m = fn.amax(input, dims, keepdim=True).detach()
     m = fn.where(apply("isinf", m), 0.0, m)  # no inf - inf = nan
     s = fn.sum(fn.exp(fn.sub(input, m)), dims, keepdim=True)

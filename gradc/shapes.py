@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import sympy
 
 from gradc.dtypes import DType
-from gradc.errors import ShapeError
+from gradc.errors import IndexRangeError, ShapeError
 
 Dim = int | sympy.Expr
 
@@ -112,7 +112,7 @@ def norm_dim(dim: int, ndim: int, *, extra: int = 0) -> int:
         raise ShapeError(f"dim must be an int, got {dim!r}")
     lo, hi = -max(n, 1), max(n, 1) - 1
     if not lo <= dim <= hi:
-        raise ShapeError(
+        raise IndexRangeError(
             f"dim {dim} is out of range for a tensor of {ndim} dims (expected {lo}..{hi})"
         )
     return dim % max(n, 1)

@@ -18,7 +18,7 @@ from gradc import dtypes
 from gradc import functions as fn
 from gradc.creation import arange
 from gradc.dispatch import apply
-from gradc.errors import GradcError, ShapeError, with_op_context
+from gradc.errors import ArgumentError, GradcError, ShapeError, with_op_context
 from gradc.functions import sigmoid, tanh
 from gradc.ops.window import pair
 from gradc.shapes import norm_dim
@@ -235,7 +235,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     The mask comes from gradc's RNG (``gradc.manual_seed``). Identity when not training.
     """
     if not 0.0 <= p <= 1.0:
-        raise GradcError(f"dropout probability has to be between 0 and 1, but got {p}")
+        raise ArgumentError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
     if p == 1.0:
@@ -283,7 +283,7 @@ def softmax(input, dim=None, dtype=None):
 
 def _reduce(loss, reduction: str, denom=None):
     if reduction not in _REDUCTIONS:
-        raise GradcError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        raise ArgumentError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if reduction == "none":
         return loss
     total = fn.sum(loss)
@@ -377,3 +377,4 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 
 from gradc.nn.functional_activation import *  # noqa: E402, F403  (gelu, silu, one_hot, ...)
+from gradc.nn.functional_norm import *  # noqa: E402, F403  (batch_norm, layer_norm, embedding, ...)

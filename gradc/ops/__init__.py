@@ -3,6 +3,7 @@
 from gradc.ops import (  # noqa: F401
     control,
     conv,
+    embedding,
     linalg,
     math,
     pointwise,

@@ -72,6 +72,16 @@ class acosh(sp.acosh):
         return 1 / sp.sqrt(self.args[0] ** 2 - 1)
 
 
+def _scipy(base):
+    """``base`` evaluated by scipy.special (numpy has no erf): the implementation travels on the
+    class, so every lambdify of an expression containing it, fused ones too, finds it."""
+    impl = getattr(scipy.special, base.__name__)
+    return type(base.__name__, (base,), {"_imp_": staticmethod(impl)})
+
+
+erf, erfc = _scipy(sp.erf), _scipy(sp.erfc)
+
+
 def _test(name, impl):
     return type(name, (sp.Function,), {"_imp_": staticmethod(impl), "nargs": 1})
 
@@ -91,17 +101,6 @@ def _refuse(op, kinds: str, what: str):
         return infer(*types, **attrs)
 
     op.infer = checked
-    return op
-
-
-def _with_scipy(op):
-    """Re-print ``op``'s impl with scipy.special in scope (numpy has no ``erf``)."""
-    fn = sp.lambdify(op.expr.variables, op.expr.expr, modules=[scipy.special, "numpy"])
-
-    def impl(*arrays):
-        return fn(*(a.astype(np.int64) if a.dtype == np.bool_ else a for a in arrays))
-
-    op.impl = impl
     return op
 
 
@@ -125,8 +124,8 @@ for _name, _expr in [
     ("log10", log10(x)),
 ]:
     pointwise(_name, sp.Lambda(x, _expr), "float")
-_with_scipy(pointwise("erf", sp.Lambda(x, sp.erf(x)), "float"))
-_with_scipy(pointwise("erfc", sp.Lambda(x, sp.erfc(x)), "float"))
+pointwise("erf", sp.Lambda(x, erf(x)), "float")
+pointwise("erfc", sp.Lambda(x, erfc(x)), "float")
 pointwise("atan2", sp.Lambda((x, y), sp.atan2(x, y)), "float")
 
 # ---- sign and rounding: flat, so the gradient is 0 (torch: FloorBackward0 gives zeros) --------

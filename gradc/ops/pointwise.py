@@ -71,8 +71,8 @@ def _impl(lam: sp.Lambda):
     broadcast = len(lam.variables) > 1 and bool(lam.expr.atoms(BooleanFunction))
 
     def impl(*arrays):
-        # numpy computes float functions of bools in float16: widen bools first
-        arrays = [a.astype(np.int64) if a.dtype == np.bool_ else a for a in arrays]
+        # numpy computes float functions of bools and uint8 in float16: widen them first
+        arrays = [a.astype(np.int64) if a.dtype.kind in "bu" else a for a in arrays]
         return fn(*(np.broadcast_arrays(*arrays) if broadcast else arrays))
 
     impl.source = inspect.getsource(fn)

@@ -37,13 +37,14 @@ def _prod_vjp(ct, x, *, out, dim, keepdim=False):
     nonzero rest and every other entry 0; with two or more, all 0. Divisions see a safe
     denominator, so no nan leaks through ``where`` into higher derivatives."""
     from gradc import functions as fn
+    from gradc.dispatch import apply
 
     keep = tuple(1 if i in dim else d for i, d in enumerate(x.shape))
     if not keepdim:
         ct = fn.reshape(ct, keep)
     zero = fn.eq(x, 0)
     nonzero = fn.where(zero, 1.0, x)
-    zeros = fn.sum(fn.cast(zero, dtypes.int64), dim, keepdim=True)
+    zeros = apply("sum", fn.cast(zero, dtypes.int64), dim=tuple(dim), keepdim=True)
     rest = apply_prod(nonzero, dim)  # product of the nonzero entries: differentiable again
     no_zero_grad = fn.div(rest, nonzero)
     one_zero_grad = fn.where(zero, rest, 0.0)

@@ -53,10 +53,10 @@ class Op:
         """``impl`` as eager mode, the interpreter and constant folding all run it: numpy
         warnings off, the result cast to the inferred ``dtype`` and broadcast to the inferred
         ``shape`` (an expression that is constant in its inputs yields a scalar)."""
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"):  # the cast too: exp(250) in f64 is inf in f32, as torch
             out = np.asarray(self.impl(*arrays, **attrs))
-        if out.dtype != dtype:
-            out = out.astype(dtype)
+            if out.dtype != dtype:
+                out = out.astype(dtype)
         if out.shape != shape:
             try:
                 out = np.array(np.broadcast_to(out, shape))

@@ -4,8 +4,11 @@
 >>> opt.zero_grad(); loss.backward(); opt.step()
 """
 
+from gradc.optim import lr_scheduler
 from gradc.optim.adam import Adam
+from gradc.optim.adamw import AdamW
 from gradc.optim.optimizer import Optimizer, OptimizerError
+from gradc.optim.rmsprop import RMSprop
 from gradc.optim.sgd import SGD
 
-__all__ = ["Optimizer", "OptimizerError", "SGD", "Adam"]
+__all__ = ["Optimizer", "OptimizerError", "SGD", "Adam", "AdamW", "RMSprop", "lr_scheduler"]

@@ -8,6 +8,7 @@ quotients that are odd multiples of 1/4.
 
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import strategies as st
 
 import gradc
@@ -86,3 +87,28 @@ def _cumsum(draw, small=False):
     x = _leaf(draw, _shape(draw, small, min_dims=1))
     dim = draw(st.integers(-x.ndim, x.ndim - 1))
     return (lambda x: x.cumsum(dim)), [x]
+
+
+def _indices(draw, rows: int, small: bool):
+    shape = draw(st.sampled_from([(), (2,), (3,), (2, 2)] if not small else [(), (2,)]))
+    n = int(np.prod(shape)) if shape else 1
+    vals = draw(st.lists(st.integers(0, rows - 1), min_size=n, max_size=n))
+    return gradc.tensor(np.reshape(vals, shape), dtype=gradc.int64)
+
+
+@case("embedding")
+def _embedding(draw, small=False):
+    rows, cols = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    weight, idx = _leaf(draw, (rows, cols)), _indices(draw, rows, small)
+    # no padding_idx: its row's gradient is 0 by convention, which finite differences do not see
+    return (lambda w: gradc.nn.functional.embedding(idx, w)), [weight]
+
+
+@case("embedding_backward")
+def _embedding_backward(draw, small=False):
+    rows, cols = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    idx = _indices(draw, rows, small)
+    pad = draw(st.none() | st.integers(0, rows - 1))
+    ct = _leaf(draw, (*idx.shape, cols))
+    attrs = dict(num_weights=rows, padding_idx=pad)
+    return (lambda ct: apply("embedding_backward", ct, idx, **attrs)), [ct]

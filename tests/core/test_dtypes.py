@@ -1,4 +1,4 @@
-"""The four dtypes, their spellings and the promotion rules the op table reads."""
+"""The dtypes, their spellings and the promotion rules the op table reads."""
 
 from __future__ import annotations
 
@@ -27,9 +27,12 @@ from gradc.shapes import TensorType
         (int, int64),
         (bool, bool_),
         (np.float64, float64),
-        (np.dtype("int32"), int64),
-        (np.float16, float32),
-        (np.uint8, int64),
+        (np.dtype("int32"), dtypes.int32),
+        (np.float16, dtypes.float16),
+        (np.uint8, dtypes.uint8),
+        (np.int16, int64),  # other integer widths compute as int64
+        ("int", dtypes.int32),  # torch.int is int32
+        ("half", dtypes.float16),
         (np.bool_, bool_),
     ],
 )
@@ -44,7 +47,7 @@ def test_unknown_dtypes_raise_dtype_error(bad):
 
 
 def test_dtype_attributes_and_pickling():
-    assert [d.short for d in dtypes.ALL] == ["b8", "i64", "f32", "f64"]
+    assert [d.short for d in dtypes.ALL] == ["b8", "u8", "i32", "i64", "f16", "f32", "f64"]
     assert repr(float64) == "gradc.float64" and gradc.bool is bool_
     assert float32.is_floating_point and not int64.is_floating_point
     assert pickle.loads(pickle.dumps(float64)) is float64
@@ -58,6 +61,11 @@ def test_dtype_attributes_and_pickling():
         ((bool_, int64), int64),
         ((bool_, bool_), bool_),
         ((int64, bool_, float64), float64),
+        ((dtypes.uint8, bool_), dtypes.uint8),
+        ((dtypes.uint8, dtypes.int32), dtypes.int32),
+        ((dtypes.int32, int64), int64),
+        ((dtypes.int32, dtypes.float16), dtypes.float16),
+        ((dtypes.float16, float32), float32),
     ],
 )
 def test_promote(ins, want):
@@ -105,3 +113,74 @@ def test_float_of_and_default_dtype():
     with pytest.raises(gradc.DTypeError, match="floating"):
         gradc.set_default_dtype(gradc.int64)
     assert gradc.get_default_dtype() is float32
+
+
+# ---- int32, uint8, float16: storage kept, torch's result dtypes -----------------------------
+def test_from_numpy_keeps_the_dtype_and_shares_memory():
+    for np_dtype, dt in [
+        (np.int32, dtypes.int32),
+        (np.uint8, dtypes.uint8),
+        (np.float16, dtypes.float16),
+    ]:
+        a = np.arange(3, dtype=np_dtype)
+        t = gradc.from_numpy(a)
+        a[0] = 7
+        assert t.dtype is dt and t.tolist()[0] == 7
+
+
+@pytest.mark.parametrize(
+    "expr, dtype, values",
+    [
+        (lambda i, u, h: i + i, dtypes.int32, [2, 4]),
+        (lambda i, u, h: i * 2, dtypes.int32, [2, 4]),  # a Python int is weak
+        (lambda i, u, h: i + gradc.tensor([1, 1]), int64, [2, 3]),
+        (lambda i, u, h: i / 2, float32, [0.5, 1.0]),
+        (lambda i, u, h: i // 2, dtypes.int32, [0, 1]),
+        (lambda i, u, h: i.sum(), int64, 3),
+        (lambda i, u, h: u + 10, dtypes.uint8, [4, 20]),  # wraps around, as torch
+        (lambda i, u, h: u + i, dtypes.int32, [251, 12]),
+        (lambda i, u, h: u.float(), float32, [250.0, 10.0]),
+        (lambda i, u, h: h * 2, dtypes.float16, [3.0, 5.0]),
+        (lambda i, u, h: h + 1.0, dtypes.float16, [2.5, 3.5]),
+        (lambda i, u, h: h + gradc.tensor([1.0, 1.0]), float32, [2.5, 3.5]),
+        (lambda i, u, h: i + h, dtypes.float16, [2.5, 4.5]),
+        (lambda i, u, h: u.sqrt(), float32, [250**0.5, 10**0.5]),
+    ],
+)
+def test_result_dtypes_follow_torch(expr, dtype, values):
+    i = gradc.tensor([1, 2], dtype=gradc.int32)
+    u = gradc.tensor([250, 10], dtype=gradc.uint8)
+    h = gradc.tensor([1.5, 2.5], dtype=gradc.float16)
+    out = expr(i, u, h)
+    assert out.dtype is dtype
+    np.testing.assert_allclose(out.tolist(), values, rtol=1e-6)
+
+
+def test_conversion_methods_and_printing():
+    x = gradc.tensor([1.7, -2.2])
+    assert x.int().dtype is dtypes.int32 and x.int().tolist() == [1, -2]
+    assert x.half().dtype is dtypes.float16 and x.byte().dtype is dtypes.uint8
+    assert repr(x.int()) == "tensor([ 1, -2], dtype=gradc.int32)"
+    assert gradc.int is dtypes.int32 and gradc.half is dtypes.float16 and gradc.uint8.short == "u8"
+
+
+def test_float16_takes_gradients_and_uint8_exp_computes_wide():
+    h = gradc.tensor([0.5, 1.0], dtype=gradc.float16, requires_grad=True)
+    (h * h).sum().backward()
+    assert h.grad.dtype is dtypes.float16 and h.grad.tolist() == [1.0, 2.0]
+    e = gradc.tensor([10], dtype=gradc.uint8).exp()  # numpy would compute this in float16
+    assert e.dtype is float32 and abs(e.item() - 22026.4658) < 0.01
+
+
+def test_against_torch():
+    torch = pytest.importorskip("torch")
+    for ours, theirs in [
+        (gradc.tensor([200], dtype=gradc.uint8) * 2, torch.tensor([200], dtype=torch.uint8) * 2),
+        (gradc.tensor([7], dtype=gradc.int32) % 3, torch.tensor([7], dtype=torch.int32) % 3),
+        (
+            gradc.tensor([1.0], dtype=gradc.float16) / 3,
+            torch.tensor([1.0], dtype=torch.float16) / 3,
+        ),
+    ]:
+        assert ours.dtype.name == str(theirs.dtype).split(".")[1]
+        assert ours.tolist() == theirs.tolist()

@@ -282,13 +282,15 @@ def composites(draw):
         end, w = _leaf(draw, shape), _leaf(draw, shape[-1:], 0.0, 1.0)
         return (lambda x, e, w: gradc.lerp(x, e, w)), [x, end, w]
     if kind == "var":
-        c = draw(st.sampled_from([0, 1]))
+        c = draw(st.sampled_from([0, 1])) if shape[dim] > 1 else 0  # else 0/0, as in torch
         return (lambda x: x.var(dim, keepdim=keep, correction=c)), [_leaf(draw, shape, 1, 3)]
     if kind == "std":  # spread values: the std never reaches 0 where sqrt has no derivative
         if x.numel() < 2:  # one value has no spread: std is nan (correction=1) or 0
             shape = (2,)
         vals = np.arange(prod(shape), dtype=np.float64).reshape(shape) * 0.7 + 1
         x = gradc.tensor(vals, dtype=f64, requires_grad=True)
+        if x.numel() == 1:  # one element: std is sqrt(0) (or 0/0), no derivative, as in torch
+            return (lambda x: x.var(correction=0) + x), [x]
         return (lambda x: x.std() + x.std(correction=0)), [x]
     if kind == "norm":
         return (lambda x: x.norm(dim=dim, keepdim=keep)), [_leaf(draw, shape, 0.5, 2)]
@@ -329,7 +331,8 @@ TORCH_UNARY = [v[0] for v in VALUES] + ["isnan", "isinf", "isfinite"]
 @pytest.mark.parametrize("name", TORCH_UNARY)
 def test_unary_against_torch(name):
     torch = pytest.importorskip("torch")
-    vals = np.array([-2.5, -0.5, 0.0, 0.3, 0.5, 1.5, 2.5, 3.7, 1e-9, np.inf, np.nan])
+    # the kinks and domain edges too (0, ±1, half-integers for round): gradients as torch has them
+    vals = np.array([-2.5, -1.0, -0.5, 0.0, 0.3, 0.5, 1.0, 1.5, 2.5, 3.7, 1e-9, np.inf, np.nan])
     vals = vals[np.isfinite(vals)] if name not in ("isnan", "isinf", "isfinite") else vals
     ours = getattr(gradc, name)(t(vals, f64)).numpy()
     theirs = getattr(torch, name)(torch.tensor(vals, dtype=torch.float64)).numpy()
@@ -361,3 +364,67 @@ def test_reductions_against_torch():
         (x // 0.7, tx // 0.7),
     ]:
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_zero_dim_tensors_reduce_over_dim_0_as_torch():
+    x = t(2.0, f64, requires_grad=True)
+    outs = [x.prod(0), x.cumsum(0), x.logsumexp(0), x.var(0, correction=0), x.norm(dim=0)]
+    outs += [x.std(-1, correction=0)]
+    assert [o.item() for o in outs] == [2.0, 2.0, 2.0, 0.0, 2.0, 0.0]
+    assert x.all(0).item() is True and x.any(-1, keepdim=True).shape == ()
+    sum(outs).backward()
+    assert x.grad.item() == 4.0  # std of one value: gradient 0, as torch (not nan)
+
+
+def test_std_gradient_is_zero_where_the_values_are_equal():
+    assert grad_of(lambda x: x.std(), [1.0, 1.0]).tolist() == [0.0, 0.0]
+
+
+def test_numpy_axis_is_accepted_for_dim():
+    x = t([[1.0, 2.0], [3.0, 4.0]])
+    assert gradc.prod(x, axis=0).tolist() == [3.0, 8.0] and x.var(axis=1).tolist() == [0.5, 0.5]
+    assert x.cumsum(axis=1).tolist() == [[1.0, 3.0], [3.0, 7.0]]
+    assert x.all(axis=0).tolist() == [True, True] and x.logsumexp(axis=0).shape == (2,)
+    with pytest.raises(gradc.GradcError, match="both"):
+        x.var(dim=0, axis=0)
+
+
+# ---- pow at the edges: torch's pow_backward, not sympy's y * x**y / x ------------------------
+@pytest.mark.parametrize(
+    "base, exponent, dbase, dexp",
+    [
+        (0.0, 2.0, 0.0, 0.0),  # sympy's form gave nan for x**2 at 0
+        (0.0, 0.0, 0.0, 0.0),  # x**0 at 0: 0 (torch)
+        (0.0, 3.5, 0.0, 0.0),  # 0**y for y > 0: d/dy is 0 (torch), not 0 * log(0)
+        (2.0, 0.0, 0.0, math.log(2.0)),
+        (0.0, -1.0, -math.inf, -math.inf),  # a pole stays a pole, as torch
+        (-2.0, 3.0, 12.0, math.nan),
+    ],
+)
+def test_pow_gradients_at_the_edges(base, exponent, dbase, dexp):
+    x = t([base], f64, requires_grad=True)
+    y = t([exponent], f64, requires_grad=True)
+    (x**y).sum().backward()
+    np.testing.assert_allclose([x.grad.item(), y.grad.item()], [dbase, dexp], equal_nan=True)
+
+
+def test_pow_second_derivative_at_zero():
+    x = t([0.0, 1.5], f64, requires_grad=True)
+    (g,) = gradc.autograd.grad((x**2).sum(), x, create_graph=True)
+    (h,) = gradc.autograd.grad(g.sum(), x)
+    assert g.tolist() == [0.0, 3.0] and h.tolist() == [2.0, 2.0]
+    assert grad_of(lambda x: x**0, [0.0, 2.0]).tolist() == [0.0, 0.0]
+    assert grad_of(lambda x: 0.0**x, [1.0, 2.0]).tolist() == [0.0, 0.0]
+
+
+def test_pow_edges_against_torch():
+    torch = pytest.importorskip("torch")
+    bases = [0.0, 0.0, 0.0, 2.0, -2.0, 0.0, 1.5]
+    exps = [2.0, 0.0, 3.5, 0.0, 3.0, -1.0, 0.5]
+    x, y = t(bases, f64, requires_grad=True), t(exps, f64, requires_grad=True)
+    tx = torch.tensor(bases, dtype=torch.float64, requires_grad=True)
+    ty = torch.tensor(exps, dtype=torch.float64, requires_grad=True)
+    (x**y).sum().backward()
+    (tx**ty).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), equal_nan=True)
+    np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy(), equal_nan=True)

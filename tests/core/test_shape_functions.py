@@ -1,0 +1,136 @@
+"""gradc/shape_functions.py: chunk, split, repeat, tile, repeat_interleave, roll, tril, triu,
+unflatten, diag — values written out, gradients by gradcheck, torch as a second oracle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import gradc
+from gradc.testing import gradcheck
+from gradc.testing.strategies import tensors
+
+f64 = gradc.float64
+
+
+def m34():
+    return gradc.arange(12.0).reshape(3, 4)
+
+
+def test_values():
+    x = m34()
+    assert [c.shape for c in x.chunk(3, 1)] == [(3, 2), (3, 2)]  # torch: fewer chunks
+    assert [c.shape for c in x.split([1, 3], 1)] == [(3, 1), (3, 3)]
+    assert [c.shape[0] for c in gradc.split(x, 2)] == [2, 1]
+    assert gradc.tensor([1, 2]).repeat(2, 2).tolist() == [[1, 2, 1, 2], [1, 2, 1, 2]]
+    assert gradc.tensor([[1, 2]]).tile((2,)).tolist() == [[1, 2, 1, 2]]
+    assert gradc.tensor([1, 2]).repeat_interleave(2).tolist() == [1, 1, 2, 2]
+    assert gradc.tensor([[1, 2], [3, 4]]).repeat_interleave(2, 0).tolist() == [
+        [1, 2],
+        [1, 2],
+        [3, 4],
+        [3, 4],
+    ]
+    assert gradc.tensor([1, 2, 3, 4]).roll(1).tolist() == [4, 1, 2, 3]
+    assert gradc.tensor([[1, 2], [3, 4]]).roll((1, -1), (0, 1)).tolist() == [[4, 3], [2, 1]]
+    assert gradc.ones(3, 3).tril().tolist() == [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
+    assert gradc.ones(2, 3).triu(1).tolist() == [[0, 1, 1], [0, 0, 1]]
+    assert gradc.tensor([[True, True], [True, True]]).tril().dtype is gradc.bool
+    assert x.unflatten(1, (2, -1)).shape == (3, 2, 2)
+    assert gradc.diag(gradc.tensor([1, 2])).tolist() == [[1, 0], [0, 2]]
+    assert gradc.diag(gradc.tensor([1, 2]), 1).tolist() == [[0, 1, 0], [0, 0, 2], [0, 0, 0]]
+    assert x.diag().tolist() == [0.0, 5.0, 10.0] and x.diag(-1).tolist() == [4.0, 9.0]
+    assert x.diag(4).tolist() == []
+
+
+def test_errors():
+    with pytest.raises(RuntimeError, match="sum exactly"):
+        m34().split([1, 1], 1)
+    with pytest.raises(RuntimeError, match="smaller than number of dimensions"):
+        m34().repeat(2)
+    with pytest.raises(RuntimeError, match="at least 2 dimensions"):
+        gradc.ones(3).tril()
+    with pytest.raises(RuntimeError, match="multiply up"):
+        m34().unflatten(1, (3, 2))
+    with pytest.raises(RuntimeError, match="1D or 2D"):
+        gradc.ones(1, 1, 1).diag()
+
+
+@st.composite
+def _cases(draw):
+    shape = draw(st.sampled_from([(3,), (2, 3), (3, 2, 2), (4, 4)]))
+    x = draw(tensors(f64, shape=shape, elements=st.floats(-3, 3), requires_grad=True))
+    nd = len(shape)
+    dim = draw(st.integers(-nd, nd - 1))
+    kind = draw(
+        st.sampled_from(
+            ["chunk", "split", "repeat", "tile", "interleave", "roll", "tril", "triu", "diag"]
+        )
+    )
+    if kind == "chunk":
+        k = draw(st.integers(1, 4))
+        return (lambda x: gradc.cat([c * (i + 1) for i, c in enumerate(x.chunk(k, dim))], dim)), x
+    if kind == "split":
+        return (lambda x: x.split(2, dim)[0].sum() * x.split(2, dim)[-1].sum()), x
+    if kind == "repeat":
+        reps = [draw(st.integers(1, 2)) for _ in range(nd + draw(st.integers(0, 1)))]
+        return (
+            lambda x: (
+                x.repeat(*reps)
+                * gradc.arange(float(np.prod(reps) * x.numel()))
+                .reshape(*[r * s for r, s in zip(reps, (1,) * (len(reps) - nd) + shape)])
+                .double()
+            )
+        ), x
+    if kind == "tile":
+        return (lambda x: x.tile((2,)) ** 2), x
+    if kind == "interleave":
+        return (lambda x: x.repeat_interleave(3, dim) ** 2), x
+    if kind == "roll":
+        s = draw(st.integers(-4, 4))
+        return (
+            lambda x: x.roll(s, dim) * gradc.arange(float(x.numel())).reshape(shape).double()
+        ), x
+    if kind in ("tril", "triu"):
+        if nd < 2:
+            x = draw(tensors(f64, shape=(3, 3), requires_grad=True, elements=st.floats(-3, 3)))
+        k = draw(st.integers(-2, 2))
+        return (lambda x: getattr(x, kind)(k) ** 2), x
+    k = draw(st.integers(-2, 2))
+    if nd > 2:
+        x = draw(tensors(f64, shape=(3, 4), requires_grad=True, elements=st.floats(-3, 3)))
+    return (lambda x: gradc.diag(x, k) ** 2), x
+
+
+@given(_cases())
+def test_gradients_match_finite_differences(case):
+    fn, x = case
+    assert gradcheck(fn, x)
+
+
+def test_against_torch():
+    torch = pytest.importorskip("torch")
+    a = np.arange(24.0).reshape(2, 3, 4)
+    x, t = gradc.tensor(a), torch.tensor(a)
+    pairs = [
+        (x.chunk(2, -1), t.chunk(2, -1)),
+        (x.split([1, 2], 1), t.split([1, 2], 1)),
+        (x.repeat(1, 2, 1, 3), t.repeat(1, 2, 1, 3)),
+        (x.tile((2, 1)), t.tile((2, 1))),
+        (x.repeat_interleave(2, 1), t.repeat_interleave(2, 1)),
+        (x.roll((1, 2), (0, 2)), t.roll((1, 2), (0, 2))),
+        (x.roll(-7), t.roll(-7)),
+        (x.tril(1), t.tril(1)),
+        (x.triu(-1), t.triu(-1)),
+        (x.unflatten(2, (2, 2)), t.unflatten(2, (2, 2))),
+        (x[0].diag(1), t[0].diag(1)),
+        (gradc.diag(x[0, 0], -2), torch.diag(t[0, 0], -2)),
+    ]
+    for ours, theirs in pairs:
+        ours = ours if isinstance(ours, tuple) else (ours,)
+        theirs = theirs if isinstance(theirs, tuple) else (theirs,)
+        assert len(ours) == len(theirs)
+        for o, h in zip(ours, theirs):
+            np.testing.assert_array_equal(o.numpy(), h.numpy())
