@@ -235,12 +235,30 @@ pointwise("sub", sp.Lambda((x, y), x - y), bools=False)
 pointwise("mul", sp.Lambda((x, y), x * y))
 pointwise("div", sp.Lambda((x, y), x / y), "float")
 pointwise("neg", sp.Lambda(x, -x), bools=False)
+
+
+class pow(sp.Function):  # noqa: A001  (printed by name: Python's, numba's and C's pow)
+    """``x**y`` inside pow's own derivatives, with torch's rules at the edges at every order
+    (sympy's ``d x**y / dx = y * x**y / x`` is nan at x = 0, even for ``x**2``): no gradient
+    for the base where the exponent is 0, none for the exponent where the base is 0 and the
+    exponent >= 0."""
+
+    nargs = 2
+    _imp_ = staticmethod(np.power)
+
+    def fdiff(self, argindex=1):
+        b, e = self.args
+        if argindex == 1:
+            return sp.Piecewise((0, sp.Eq(e, 0)), (e * pow(b, e - 1), True))
+        return sp.Piecewise((0, sp.Eq(b, 0) & (e >= 0)), (pow(b, e) * sp.log(b), True))
+
+
 pointwise(
     "pow",
     sp.Lambda((x, y), x**y),
-    vjps={  # torch: no gradient for x where y == 0, none for y where x == 0 and y >= 0
-        0: sp.Piecewise((0, sp.Eq(y, 0)), (ct * y * x ** (y - 1), True)),
-        1: sp.Piecewise((0, sp.Eq(x, 0) & (y >= 0)), (ct * x**y * sp.log(x), True)),
+    vjps={  # ct inside the branches: an exact 0 does not turn an inf ct into nan
+        0: sp.Piecewise((0, sp.Eq(y, 0)), (ct * y * pow(x, y - 1), True)),
+        1: sp.Piecewise((0, sp.Eq(x, 0) & (y >= 0)), (ct * pow(x, y) * sp.log(x), True)),
     },
 )
 pointwise(
