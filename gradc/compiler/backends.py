@@ -8,7 +8,6 @@ interpreter's calling convention (arrays in graph-input order in, a list of arra
 from __future__ import annotations
 
 import functools
-import importlib.util
 
 from gradc.errors import GradcError
 from gradc.ir.interpret import interpret
@@ -30,12 +29,6 @@ def get_backend(name: str):
             f"unknown backend {name!r}; choose one of {', '.join(sorted(BACKENDS))}",
             op="gradc.compile",
         )
-    if name == "numba" and importlib.util.find_spec("gradc.lower") is None:
-        raise GradcError(
-            "backend='numba' needs the code generator (gradc.lower), which this build does not "
-            "have yet; use backend='interpret' (the reference interpreter) meanwhile",
-            op="gradc.compile",
-        )
     return make
 
 
@@ -44,7 +37,7 @@ def _interpret(graph):
 
 
 def _numba(graph):
-    from gradc.lower import lower  # the code generator's seam: a Program, called like interpret
+    from gradc.lowering import lower  # the code generator's seam: a Program, called like interpret
 
     return lower(graph)
 
