@@ -221,6 +221,8 @@ for _v, _d in [(2.5, F64), (float("inf"), F32), (float("nan"), F64), (True, BOOL
     row("full", lambda x, _v=_v, _d=_d: [x, apply("full", shape=(x.shape[0], 3), value=_v, dtype=_d)], [((N,), F64, "any")], f"{_d.short}")
 _CONST = np.arange(6.0).reshape(2, 3) / 7
 row("constant", lambda x: x * gradc.tensor(_CONST, dtype=F64), [((N, 2, 3), F64, "any")])
+# found by test_graphs: a 0-d constant reached the kernel as shape (1,) (np.ascontiguousarray)
+row("constant", lambda x: x > gradc.tensor(0.25, dtype=F64), [((N, 2), F64, "any")], "0d")
 row(
     "rand",
     lambda x: [x + apply("rand", shape=(x.shape[0], 3), dtype=F64), apply("rand", shape=(2,), dtype=F32)],
