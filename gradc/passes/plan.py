@@ -102,7 +102,7 @@ def _symbols(graph: Graph):
         for e in n.out.type.shape:
             if isinstance(e, sympy.Basic):
                 used |= e.free_symbols
-    for i, d, e in checks:
+    for _, _, e in checks:
         if isinstance(e, sympy.Basic):
             used |= e.free_symbols
     missing = sorted(str(s) for s in used if s not in bound)

@@ -151,7 +151,9 @@ class _Builder:
             k = (self.draw(st.integers(1, 2)), self.draw(st.integers(1, 2)))
             w = self.const((o, c, *k))
             b = self.const((o,)) if self.draw(st.booleans()) else None
-            return F.conv2d(x, w, b, stride=self.draw(st.integers(1, 2)), padding=self.draw(st.integers(0, 1)))
+            return F.conv2d(
+                x, w, b, stride=self.draw(st.integers(1, 2)), padding=self.draw(st.integers(0, 1))
+            )
         k = self.draw(st.integers(1, 2))
         if kind == "max":
             return F.max_pool2d(x, k, padding=self.draw(st.integers(0, k // 2)))
@@ -164,8 +166,9 @@ class _Builder:
         d = self.draw(st.integers(0, a.ndim - 1))
         b = self.pick(
             pool,
-            lambda t: t.ndim == a.ndim
-            and all(t.shape[k] == a.shape[k] for k in range(a.ndim) if k != d),
+            lambda t: (
+                t.ndim == a.ndim and all(t.shape[k] == a.shape[k] for k in range(a.ndim) if k != d)
+            ),
         )
         return gradc.cat([a, b if b is not None else a * 2], d)
 

@@ -63,7 +63,9 @@ def test_every_op_has_a_row():
     missing = [
         name
         for name, op in OPS.items()
-        if name not in covered and "_vjp" not in name and "parts" not in op.meta
+        if name not in covered
+        and "_vjp" not in name
+        and "parts" not in op.meta
         and not name.startswith("cpu_test_")
     ]
     assert not missing, f"ops without a CPU test row in tests/cpu/op_rows.py: {missing}"
@@ -75,7 +77,14 @@ def test_an_op_without_lowering_names_the_op():
     from gradc.shapes import TensorType
 
     if "cpu_test_opaque" not in table:
-        register(Op("cpu_test_opaque", lambda t: TensorType(t.dtype, t.shape), lambda a: a, kind="opaque"))
+        register(
+            Op(
+                "cpu_test_opaque",
+                lambda t: TensorType(t.dtype, t.shape),
+                lambda a: a,
+                kind="opaque",
+            )
+        )
     g = gradc.trace(lambda x: gradc.dispatch.apply("cpu_test_opaque", x), gradc.TensorSpec((3,)))
     with pytest.raises(gradc.GradcError, match="cpu_test_opaque"):
         gradc.lower(g, optimize=False)
