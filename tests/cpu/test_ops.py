@@ -79,3 +79,19 @@ def test_an_op_without_lowering_names_the_op():
     g = gradc.trace(lambda x: gradc.dispatch.apply("cpu_test_opaque", x), gradc.TensorSpec((3,)))
     with pytest.raises(gradc.GradcError, match="cpu_test_opaque"):
         gradc.lower(g, optimize=False)
+
+
+def test_bad_inputs_name_the_input_and_shapes():
+    r = next(r for r in ROWS if r.id == "matmul")
+    g, prog = lowered(r)
+    x, w = np.ones((3, 4)), np.ones((4, 5))
+    with pytest.raises(gradc.ShapeError, match=r"%xs1 dim 0 must be 4.*\[5, 5\]"):
+        prog(x, np.ones((5, 5)))
+    with pytest.raises(gradc.ShapeError, match="has 1 dims"):
+        prog(np.ones(4), w)
+    with pytest.raises(gradc.DTypeError, match="float32"):
+        prog(x.astype(np.float32), w)
+    np.testing.assert_allclose(prog(np.asfortranarray(x), w[:, ::1])[0], x @ w)  # any layout
+    assert len(prog.signatures) == 1
+    with pytest.raises(gradc.DeviceError, match="cpu"):
+        gradc.lower(g, device="cuda")
