@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 
-from codegen.cpu.lowerings import lowering
+from codegen.cpu.lowerings import im2col, lowering
 
 
 @contextlib.contextmanager
@@ -45,8 +45,15 @@ def _conv_attrs(node, kernel):
     return dict(node.attrs, _kernel=kernel)
 
 
+def _gemm(node) -> bool:
+    """im2col + BLAS for float convolutions without groups; direct loops otherwise."""
+    return node.attrs.get("groups", 1) == 1 and node.out.type.dtype.is_floating_point
+
+
 @lowering("conv2d")
 def _conv2d(w, node, ins, out):
+    if _gemm(node):
+        return im2col.conv2d(w, node, ins, out)
     x, wt = ins[0], ins[1]
     b = ins[2] if len(ins) > 2 else None
     g = node.attrs.get("groups", 1)
@@ -70,6 +77,8 @@ def _conv2d(w, node, ins, out):
 
 @lowering("conv2d_input_grad")
 def _conv2d_input_grad(w, node, ins, out):
+    if _gemm(node):
+        return im2col.conv2d_input_grad(w, node, ins, out)
     ct, wt = ins
     g = node.attrs.get("groups", 1)
     kh, kw = node.inputs[1].type.shape[2:]
@@ -89,6 +98,8 @@ def _conv2d_input_grad(w, node, ins, out):
 
 @lowering("conv2d_weight_grad")
 def _conv2d_weight_grad(w, node, ins, out):
+    if _gemm(node):
+        return im2col.conv2d_weight_grad(w, node, ins, out)
     x, ct = ins
     g = node.attrs.get("groups", 1)
     w.zeros(out, node.out)
