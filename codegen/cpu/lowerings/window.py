@@ -12,6 +12,13 @@ import contextlib
 from codegen.cpu.lowerings import im2col, lowering
 
 
+def _pos(o: str, stride: int, pad: int, k: str, dilation: int) -> str:
+    """``o * stride - pad + k * dilation``, without the terms that are no-ops."""
+    text = o if stride == 1 else f"{o} * {stride}"
+    text += f" - {pad}" if pad else ""
+    return text + (f" + {k}" if dilation == 1 else f" + {k} * {dilation}")
+
+
 @contextlib.contextmanager
 def _taps(w, attrs, oh, ow, H, W, bounds=True):
     """Loops over kernel taps ``(i, j)`` of output pixel ``(oh, ow)``; yields the input pixel
@@ -24,13 +31,13 @@ def _taps(w, attrs, oh, ow, H, W, bounds=True):
     depth = w.depth
     w.line(f"for {i} in range({kh}):")
     w.depth += 1
-    w.line(f"{h} = {oh} * {sh} - {ph} + {i} * {dh}")
+    w.line(f"{h} = {_pos(oh, sh, ph, i, dh)}")
     if bounds:
         w.line(f"if {h} < 0 or {h} >= {H}:")
         w.line("    continue")
     w.line(f"for {j} in range({kw}):")
     w.depth += 1
-    w.line(f"{x} = {ow} * {sw} - {pw} + {j} * {dw}")
+    w.line(f"{x} = {_pos(ow, sw, pw, j, dw)}")
     if bounds:
         w.line(f"if {x} < 0 or {x} >= {W}:")
         w.line("    continue")
