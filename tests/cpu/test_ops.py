@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gradc
+from gradc.dispatch import apply
 from gradc.ir import interpret
 from tests.cpu.op_rows import LIBRARY_OPS, ROWS
 
@@ -95,3 +96,11 @@ def test_bad_inputs_name_the_input_and_shapes():
     assert len(prog.signatures) == 1
     with pytest.raises(gradc.DeviceError, match="cpu"):
         gradc.lower(g, device="cuda")
+
+
+def test_a_symbol_no_input_binds_is_a_lowering_error():
+    n = gradc.Dim("N")
+    spec = gradc.TensorSpec((2,), gradc.float64)
+    g = gradc.trace(lambda x: apply("full", shape=(2,), value=1 / n, dtype=gradc.float64) * x, spec)
+    with pytest.raises(gradc.GradcError, match="symbols N are not the size of any input dim"):
+        gradc.lower(g, optimize=False)
