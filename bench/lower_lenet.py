@@ -3,7 +3,9 @@
     python bench/lower_lenet.py            # cold: a fresh cache dir; warm: a second process
 
 Each measurement runs in its own process: trace + passes + codegen + import + numba compile
-(cold) or load from numba's cache (warm), up to the first call's result at batch 8.
+(cold) or load from numba's cache (warm), up to the first call's result at batch 8. Then the
+median B=64 step time of the program and of the interpreter (for scale, not a target yet: the
+lowerings are plain serial loops).
 Targets on 2 cores (issue 9): cold under 20 s, warm under 1.5 s.
 """
 
@@ -31,8 +33,16 @@ t2 = time.perf_counter()
 args, params = inputs(net, "cross_entropy", 8)
 prog(*args, **params)
 t3 = time.perf_counter()
+from gradc.ir import interpret
+args, params = inputs(net, "cross_entropy", 64)
+def best(f, k):
+    ts = []
+    for _ in range(k):
+        t = time.perf_counter(); f(*args, **params); ts.append(time.perf_counter() - t)
+    return sorted(ts)[len(ts) // 2] * 1e3
 print(json.dumps({"trace": t1 - t0, "lower": t2 - t1, "first_call": t3 - t2, "total": t3 - t0,
-                  "kernels": len(prog.plan.kernels)}))
+                  "kernels": len(prog.plan.kernels), "step_ms": best(prog, 15),
+                  "interp_ms": best(lambda *a, **k: interpret(joint, *a, **k), 5)}))
 """
 
 
@@ -58,6 +68,10 @@ def main() -> None:
             f"{r['lower']:.2f}, numba compile/load + first call {r['first_call']:.2f}; "
             f"{r['kernels']} kernels), {r['process']:.2f} s with interpreter start-up"
         )
+    print(
+        f"B=64 joint step (forward + loss + backward, median): program {warm['step_ms']:.2f} ms, "
+        f"interpreter {warm['interp_ms']:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

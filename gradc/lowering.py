@@ -82,7 +82,9 @@ class Program:
     def __init__(self, graph, plan, fn, source: str, path: Path, key: str):
         self.graph, self.plan, self.fn = graph, plan, fn
         self.source, self.path, self.key = source, path, key
-        self._consts = [np.ascontiguousarray(n.attrs["value"]).copy() for n in plan.constants]
+        # np.array, not np.ascontiguousarray: that one turns a 0-d constant into shape (1,)
+        self._consts = [np.array(n.attrs["value"], order="C") for n in plan.constants]
+        self._blas = "np.dot(" in source  # only then limit BLAS threads around a call
 
     @property
     def signatures(self) -> list:
@@ -109,7 +111,13 @@ class Program:
                 attrs = substitute(n.attrs, env)
                 params.append(n.op.run([], attrs, n.out.type.dtype.np, shape))
         try:
-            outs = self.fn(*params)
+            if self._blas:
+                import runtime
+
+                with runtime.single_threaded_blas():
+                    outs = self.fn(*params)
+            else:
+                outs = self.fn(*params)
         except ValueError as e:
             got = ", ".join(f"{v.name}: {list(a.shape)}" for v, a in zip(self.graph.inputs, arrays))
             raise ShapeError(f"{e} (got {got})") from None

@@ -2,5 +2,6 @@
 it takes source text and a key, and hands back an imported module."""
 
 from runtime.cache import CacheWarning, cache_dir, load, store
+from runtime.threads import single_threaded_blas
 
-__all__ = ["CacheWarning", "cache_dir", "load", "store"]
+__all__ = ["CacheWarning", "cache_dir", "load", "single_threaded_blas", "store"]

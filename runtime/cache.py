@@ -81,11 +81,15 @@ def store(key: str, text: str, directory: Path | None = None) -> tuple[Path, str
     except FileNotFoundError:
         content = None
     except (OSError, UnicodeDecodeError) as e:
-        warnings.warn(f"gradc cache entry {path} is unreadable ({e}); rebuilding", CacheWarning)
+        warnings.warn(
+            f"gradc cache entry {path} is unreadable ({e}); rebuilding", CacheWarning, stacklevel=3
+        )
         content = None
     else:
         if not _intact(content):
-            warnings.warn(f"gradc cache entry {path} is corrupt; rebuilding it", CacheWarning)
+            warnings.warn(
+                f"gradc cache entry {path} is corrupt; rebuilding it", CacheWarning, stacklevel=3
+            )
             content = None
     if content is None:
         content = _seal(text)

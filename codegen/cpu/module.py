@@ -90,7 +90,7 @@ def _kernel(plan, k: int, kernel, names, printed) -> tuple[str, list[str]]:
     for n in kernel.nodes:
         w.line(node_comment(n, printed))
     read_later: set = set(kernel.outputs)
-    for i, step in enumerate(kernel.steps):
+    for i in range(len(kernel.steps)):
         for later in kernel.steps[i + 1 :]:
             for n in later.nodes:
                 read_later.update(n.inputs)

@@ -13,7 +13,6 @@ from codegen.exprs import CodegenError, cse_lines
 def emit_loop(w, step, stored: set) -> None:
     """Emit ``step`` (a plan ``Step`` of kind ``loop``); ``stored``: values read after it."""
     shape = step.shape
-    inside = {id(n.out) for n in step.nodes}
     for n in step.nodes:
         if n.out in stored:
             w.empty(w.name(n.out), n.out)
@@ -48,4 +47,3 @@ def emit_loop(w, step, stored: set) -> None:
             regs[id(n.out)] = reg
             if n.out in stored:
                 w.line(f"{w.name(n.out)}{w.index(idx)} = {reg}")
-    del inside

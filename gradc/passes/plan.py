@@ -99,12 +99,8 @@ def _symbols(graph: Graph):
                 checks.append((i, d, e))
     used = set()
     for n in graph.nodes:
-        for e in n.out.type.shape:
-            if isinstance(e, sympy.Basic):
-                used |= e.free_symbols
-    for i, d, e in checks:
-        if isinstance(e, sympy.Basic):
-            used |= e.free_symbols
+        used |= _free(n.out.type.shape) | _free(list(n.attrs.values()))
+    used |= _free([e for _, _, e in checks])
     missing = sorted(str(s) for s in used if s not in bound)
     if missing:
         raise GradcError(
@@ -112,6 +108,19 @@ def _symbols(graph: Graph):
             "of any input dim, so a program cannot bind them from its inputs"
         )
     return [b[0] for b in bindings], bindings, checks
+
+
+def _free(a) -> set:
+    """Shape symbols anywhere in ``a`` (dims, attrs: tuples, lists, slices, dicts)."""
+    if isinstance(a, sympy.Basic):
+        return set(a.free_symbols)
+    if isinstance(a, (tuple, list)):
+        return set().union(*(_free(x) for x in a)) if a else set()
+    if isinstance(a, slice):
+        return _free([a.start, a.stop, a.step])
+    if isinstance(a, dict):
+        return _free(list(a.values()))
+    return set()
 
 
 def plan(graph: Graph, groups) -> ProgramPlan:

@@ -84,4 +84,13 @@ def dims(ndim: int, allow_none: bool = False, allow_tuple: bool = True):
     return st.one_of(*options)
 
 
-__all__ = ["shapes", "broadcastable_shapes", "mutually_broadcastable_shapes", "tensors", "dims"]
+from gradc.testing.graphs import graphs  # noqa: E402
+
+__all__ = [
+    "shapes",
+    "broadcastable_shapes",
+    "mutually_broadcastable_shapes",
+    "tensors",
+    "dims",
+    "graphs",
+]

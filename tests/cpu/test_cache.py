@@ -34,8 +34,12 @@ def _child(cache: Path) -> subprocess.Popen:
     # numba's default -O3: at -O0 a function calling another jitted function is not cacheable
     env = dict(os.environ, GRADC_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT), NUMBA_OPT="3")
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-c", CHILD],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -88,9 +92,7 @@ def test_key_ignores_source_lines_but_not_ops():
     N = gradc.Dim("N")
     spec = gradc.TensorSpec((N, 2), gradc.float64)
     a = gradc.trace(lambda x: x.exp(), spec)
-    b = gradc.trace(lambda x: (
-        x.exp()
-    ), spec)
+    b = gradc.trace(lambda x: x.exp(), spec)
     c = gradc.trace(lambda x: x.tanh(), spec)
     assert a.nodes[0].loc != b.nodes[0].loc
     assert cache_key(a)[0] == cache_key(b)[0] != cache_key(c)[0]

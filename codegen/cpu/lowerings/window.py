@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import contextlib
 
-from codegen.cpu.lowerings import lowering
+from codegen.cpu.lowerings import im2col, lowering
+
+
+def _pos(o: str, stride: int, pad: int, k: str, dilation: int) -> str:
+    """``o * stride - pad + k * dilation``, without the terms that are no-ops."""
+    text = o if stride == 1 else f"{o} * {stride}"
+    text += f" - {pad}" if pad else ""
+    return text + (f" + {k}" if dilation == 1 else f" + {k} * {dilation}")
 
 
 @contextlib.contextmanager
@@ -24,13 +31,13 @@ def _taps(w, attrs, oh, ow, H, W, bounds=True):
     depth = w.depth
     w.line(f"for {i} in range({kh}):")
     w.depth += 1
-    w.line(f"{h} = {oh} * {sh} - {ph} + {i} * {dh}")
+    w.line(f"{h} = {_pos(oh, sh, ph, i, dh)}")
     if bounds:
         w.line(f"if {h} < 0 or {h} >= {H}:")
         w.line("    continue")
     w.line(f"for {j} in range({kw}):")
     w.depth += 1
-    w.line(f"{x} = {ow} * {sw} - {pw} + {j} * {dw}")
+    w.line(f"{x} = {_pos(ow, sw, pw, j, dw)}")
     if bounds:
         w.line(f"if {x} < 0 or {x} >= {W}:")
         w.line("    continue")
@@ -45,8 +52,15 @@ def _conv_attrs(node, kernel):
     return dict(node.attrs, _kernel=kernel)
 
 
+def _gemm(node) -> bool:
+    """im2col + BLAS for float convolutions without groups; direct loops otherwise."""
+    return node.attrs.get("groups", 1) == 1 and node.out.type.dtype.is_floating_point
+
+
 @lowering("conv2d")
 def _conv2d(w, node, ins, out):
+    if _gemm(node):
+        return im2col.conv2d(w, node, ins, out)
     x, wt = ins[0], ins[1]
     b = ins[2] if len(ins) > 2 else None
     g = node.attrs.get("groups", 1)
@@ -70,6 +84,8 @@ def _conv2d(w, node, ins, out):
 
 @lowering("conv2d_input_grad")
 def _conv2d_input_grad(w, node, ins, out):
+    if _gemm(node):
+        return im2col.conv2d_input_grad(w, node, ins, out)
     ct, wt = ins
     g = node.attrs.get("groups", 1)
     kh, kw = node.inputs[1].type.shape[2:]
@@ -89,6 +105,8 @@ def _conv2d_input_grad(w, node, ins, out):
 
 @lowering("conv2d_weight_grad")
 def _conv2d_weight_grad(w, node, ins, out):
+    if _gemm(node):
+        return im2col.conv2d_weight_grad(w, node, ins, out)
     x, ct = ins
     g = node.attrs.get("groups", 1)
     w.zeros(out, node.out)

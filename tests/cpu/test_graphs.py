@@ -1,0 +1,46 @@
+"""Differential test over ``gradc.testing.strategies.graphs()``: random models, forward and
+joint graphs, lowered == interpreted (float64, 1e-9: fused bodies and reductions reorder sums).
+
+Each draw packs ``MODELS`` independent models into one graph, so one numba compile checks them
+all. numba compiles each kernel in ~0.2 s even at -O0, so CI runs 5 draws (20 models, forward
+and joint: ~1 min on 2 shared cores); the ``thorough`` profile runs 500 draws (2,000 models)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from hypothesis import given, settings
+
+import gradc
+from gradc.ir import interpret
+from gradc.testing.strategies import graphs
+
+MODELS = 4
+EXAMPLES = 5 if os.environ.get("CI") else settings.default.max_examples
+
+
+def _tangents(joint) -> dict:
+    return {
+        v.name.lstrip("%"): np.ones(v.type.shape, v.type.dtype.np)
+        for v in joint.inputs
+        if v.name.startswith("%tangents")
+    }
+
+
+def assert_lowered_equals_interpreted(graph, *inputs, **named):
+    want = interpret(graph, *inputs, **named)
+    got = gradc.lower(graph)(*inputs, **named)
+    assert len(got) == len(want)
+    for k, (a, b) in enumerate(zip(got, want)):
+        assert a.shape == b.shape and a.dtype == b.dtype, (k, a.shape, b.shape)
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9, equal_nan=True, err_msg=str(k))
+
+
+@settings(max_examples=EXAMPLES)
+@given(graphs(models=MODELS))
+def test_random_models_forward_and_joint(case):
+    graph, inputs = case
+    assert_lowered_equals_interpreted(graph, *inputs)
+    joint = gradc.joint_graph(graph)
+    assert_lowered_equals_interpreted(joint, *inputs, **_tangents(joint))
