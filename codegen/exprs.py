@@ -83,6 +83,63 @@ class ScalarPrinter(PythonCodePrinter):
     def _print_NegativeInfinity(self, e):
         return "(-math.inf)"
 
+    # Rounding and remainders as numpy computes them: numba's ``math.floor``/``round`` return
+    # ints (garbage at nan/inf) and its integer ``np.fmod`` is wrong for negative operands, so
+    # floats go through ``np.*`` and integer operands (symbols marked ``integer``) through exact
+    # integer arithmetic (``//`` is 0 for a zero divisor under numba's numpy error model, as in
+    # numpy).
+    def _quotient(self, e, floats: bool = False):
+        """``(num, den)`` code if ``e`` is a quotient of two integer-valued expressions (or of
+        any two, with ``floats``)."""
+        num, den = sympy.fraction(e)
+        if den != 1 and (floats or (num.is_integer and den.is_integer)):
+            return self._print(num), self._print(den)
+        return None
+
+    def _rounded(self, e, fn: str, int_div: str, floats: bool = False):
+        arg = e.args[0]
+        if arg.is_integer:
+            return self._print(arg)
+        q = self._quotient(arg, floats)
+        if q is not None:
+            return int_div.format(*q)
+        return f"np.{fn}({self._print(arg)})"
+
+    def _print_floor(self, e):
+        # a quotient's floor is floor division, numpy's floor_divide: numba's float ``//``
+        # equals it at nan, inf, signed zeros and inexact quotients (np.floor_divide does not)
+        return self._rounded(e, "floor", "(({0}) // ({1}))", floats=True)
+
+    def _print_ceiling(self, e):
+        return self._rounded(e, "ceil", "(-(-({0}) // ({1})))")
+
+    def _print_trunc(self, e):
+        return self._rounded(e, "trunc", _TRUNC_DIV)
+
+    def _print_round(self, e):
+        return self._rounded(e, "round", "np.round(({0}) / ({1}))")
+
+    def _print_fmod(self, e):
+        a, b = e.args
+        if a.is_integer and b.is_integer:
+            a, b = self._print(a), self._print(b)
+            q = _TRUNC_DIV.format(a, b)
+            return f"(({a}) - {q} * ({b}) if ({b}) != 0 else 0)"
+        return f"np.fmod({self._print(a)}, {self._print(b)})"
+
+    def _print_sign(self, e):
+        return f"np.sign({self._print(e.args[0])})"
+
+    def _print_exp2(self, e):
+        return f"np.exp2({self._print(e.args[0])})"
+
+    def _print_isfinite(self, e):
+        return f"np.isfinite({self._print(e.args[0])})"
+
+
+# C's integer division (toward zero) from Python's floor division: one up for an inexact
+# negative quotient; 0 for a zero divisor, as numpy gives
+_TRUNC_DIV = "(({0}) // ({1}) + (({0}) // ({1}) < 0 and ({0}) // ({1}) * ({1}) != ({0})))"
 
 _PRINTER = ScalarPrinter()
 
@@ -91,11 +148,15 @@ def scalar_code(e) -> str:
     return _PRINTER.doprint(e)
 
 
-def cse_lines(expr, names, prefix: str) -> tuple[list[str], str]:
+def cse_lines(expr, names, prefix: str, ints=frozenset()) -> tuple[list[str], str]:
     """``(lines, result)``: assignments of common subexpressions, then the value's code.
 
-    ``names`` maps the expression's free symbols to the variable names they stand for."""
-    subs = {s: sympy.Symbol(n, real=True) for s, n in names.items()}
+    ``names`` maps the expression's free symbols to the variable names they stand for; those
+    in ``ints`` hold integers, so rounding and division of them print as integer arithmetic."""
+    subs = {
+        s: sympy.Symbol(n, integer=True) if n in ints else sympy.Symbol(n, real=True)
+        for s, n in names.items()
+    }
     expr = expr.xreplace(subs)
     reps, (reduced,) = sympy.cse([expr], symbols=sympy.numbered_symbols(prefix), optimizations=None)
     lines = [f"{s} = {scalar_code(v)}" for s, v in reps]

@@ -24,7 +24,7 @@ def emit_loop(w, step, stored: set) -> None:
             lam = n.op.expr
             if lam is None:
                 raise CodegenError(f"pointwise op {n.op.name!r} has no sympy expression")
-            names = {}
+            names, ints = {}, set()
             for sym, v in zip(lam.variables, n.inputs):
                 if id(v) in regs:
                     code = regs[id(v)]
@@ -39,9 +39,11 @@ def emit_loop(w, step, stored: set) -> None:
                     wide = w.fresh("b")
                     w.line(f"{wide} = np.int64({code})")
                     code = wide
+                if v.type.dtype.name in ("int64", "bool"):
+                    ints.add(code)
                 names[sym] = code
             reg = "r_" + w.name(n.out)
-            lines, value = cse_lines(lam.expr, names, reg + "_t")
+            lines, value = cse_lines(lam.expr, names, reg + "_t", ints)
             for line in lines:
                 w.line(line)
             w.line(f"{reg} = {w.convert(value, n.out.type.dtype.name)}")

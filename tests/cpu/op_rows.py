@@ -49,7 +49,13 @@ class Row:
         return out
 
 
+# nan, infinities, signed zeros, halves (ties of round), integers, a float32 overflow
+_SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, -3.7, 1e300]
+
+
 def draw(rng, shape, dtype, values="any"):
+    if values == "special":
+        return rng.choice(np.array(_SPECIAL), shape).astype(dtype.np)
     if dtype is BOOL or values == "bool":
         return rng.random(shape) < 0.5
     if values == "ints" or dtype is I64:
@@ -93,6 +99,21 @@ for _name in ("add", "mul", "maximum", "lt", "eq", "abs", "neg"):
     _n = len(OPS[_name].expr.variables)
     row(_name, _op(_name), [(s, I64, "ints") for s in [(N, 3), (3,)][:_n]], "i64")
 row("add", _op("add"), [((N, 3), BOOL, "bool"), ((3,), BOOL, "bool")], "bool")
+# rounding, remainders and float tests: nan, inf, ties and zero divisors, and integer operands
+# (exact integer arithmetic, 0 for a zero divisor, as numpy)
+_SPECIAL_OPS = ["floor", "ceil", "round", "trunc", "sign", "exp2", "isnan", "isinf", "isfinite"]
+_SPECIAL_OPS += ["floor_divide", "trunc_divide", "remainder", "fmod"]
+_SPECIAL_OPS += ["relu", "maximum", "minimum", "clamp_min", "clamp_max", "sigmoid", "abs"]
+for _name in _SPECIAL_OPS:
+    _n = len(OPS[_name].expr.variables)
+    _shapes = [(N, 1, 3), (4, 1)][:_n] if _n > 1 else [(N, 3)]
+    row(_name, _op(_name), [(s, F64, "special") for s in _shapes], "special")
+    if _name not in ("relu", "sigmoid", "clamp_min", "clamp_max", "maximum", "minimum", "abs"):
+        row(_name, _op(_name), [(s, I64, "ints") for s in _shapes], "i64")
+for _name in ("round", "trunc", "trunc_divide", "fmod"):
+    _n = len(OPS[_name].expr.variables)
+    _shapes = [(N, 1, 3), (4, 1)][:_n] if _n > 1 else [(N, 3)]
+    row(_name, _op(_name), [(s, F32, "special") for s in _shapes], "f32-special", rtol=2e-6)
 row("exp", _op("exp"), [((N, 3), I64, "ints")], "i64")
 row("where", _op("where"), [((N, 1), BOOL, "bool"), ((N, 3), F64, "any"), ((3,), F64, "any")])
 row("where", _op("where"), [((N, 3), BOOL, "bool"), ((N, 3), I64, "ints"), ((), F64, "any")], "mixed")
