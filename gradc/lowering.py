@@ -82,7 +82,8 @@ class Program:
     def __init__(self, graph, plan, fn, source: str, path: Path, key: str):
         self.graph, self.plan, self.fn = graph, plan, fn
         self.source, self.path, self.key = source, path, key
-        self._consts = [np.ascontiguousarray(n.attrs["value"]).copy() for n in plan.constants]
+        # np.array, not ascontiguousarray: that makes a 0-d constant 1-d
+        self._consts = [np.array(n.attrs["value"], order="C") for n in plan.constants]
 
     @property
     def signatures(self) -> list:
@@ -90,7 +91,6 @@ class Program:
 
     def __call__(self, *args, **named) -> list[np.ndarray]:
         from gradc.ir.interpret import _bind_inputs
-        from gradc.ir.symbols import substitute
 
         arrays = _bind_inputs(self.graph, args, named)
         for k, (v, a) in enumerate(zip(self.graph.inputs, arrays)):
@@ -102,12 +102,6 @@ class Program:
             if not a.flags.c_contiguous or not a.flags.writeable:
                 arrays[k] = np.array(a, order="C")
         params = arrays + self._consts
-        if self.plan.randoms:
-            env = {s: arrays[i].shape[d] for s, i, d in self.plan.bindings}
-            for n in self.plan.randoms:  # gradc's generator, in graph order, as interpret draws
-                shape = substitute(n.out.type.shape, env)
-                attrs = substitute(n.attrs, env)
-                params.append(n.op.run([], attrs, n.out.type.dtype.np, shape))
         try:
             outs = self.fn(*params)
         except ValueError as e:

@@ -54,6 +54,8 @@ _SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, 
 
 
 def draw(rng, shape, dtype, values="any"):
+    if values == "state":  # an RNG state (seed, offset): any 64 bits, offsets near the wrap
+        return np.array([rng.integers(-(2**63), 2**63), rng.integers(-(2**63), 2**63)])
     if values == "special":
         return rng.choice(np.array(_SPECIAL), shape).astype(dtype.np)
     if dtype is BOOL or values == "bool":
@@ -92,6 +94,9 @@ for _name in _BASE_POINTWISE:
     _n = len(OPS[_name].expr.variables)
     _vals = "pos" if _name in _POSITIVE else "ints" if _name in _INTS else "any"
     _shapes = [(N, 1, 3), (4, 1)][:_n] if _n > 1 else [(N, 3)]
+    if _name.startswith("bitwise_"):  # defined on bool tensors only, as gradc has them
+        row(_name, _op(_name), [(s, BOOL, "bool") for s in _shapes], "bool")
+        continue
     row(_name, _op(_name), [(s, F64, _vals) for s in _shapes])
     if _name in _F32:
         row(_name, _op(_name), [(s, F32, _vals) for s in _shapes], "f32", rtol=2e-6)
@@ -132,7 +137,17 @@ for _name in ("sum", "amax", "amin"):
     row(_name, _op(_name, dim=(1,)), [((N, 3, 4), F64, "any")], "d1")
     row(_name, _op(_name, dim=(0, 2), keepdim=True), [((N, 3, 4), F64, "ints")], "d02k")
     row(_name, _op(_name, dim=(0, 1)), [((N, 3), I64, "ints")], "i64-all")
-row("sum", _op("sum", dim=(0,)), [((N, 3), BOOL, "bool")], "bool")
+for _name in ("sum", "prod"):
+    row(_name, _op(_name, dim=(0,)), [((N, 3), BOOL, "bool")], "bool")
+row("prod", _op("prod", dim=(1,)), [((N, 3, 4), F64, "any")], "d1")
+row("prod", _op("prod", dim=(0, 2), keepdim=True), [((N, 3, 4), F64, "ints")], "d02k")
+row("prod", _op("prod", dim=(0, 1)), [((N, 3), I64, "ints")], "i64-all")
+row("prod", _op("prod", dim=(1,)), [((N, 5), F32, "any")], "f32", rtol=2e-6)
+row("cumsum", _op("cumsum", dim=1), [((N, 4, 3), F64, "any")], "d1")
+row("cumsum", _op("cumsum", dim=0), [((N, 3), I64, "ints")], "i64-d0")
+row("cumsum", _op("cumsum", dim=1), [((N, 5), BOOL, "bool")], "bool")
+row("cumsum", _op("cumsum", dim=1), [((N, 5), F32, "any")], "f32", rtol=2e-6)
+row("cumsum", lambda s, x: [x, apply("cumsum", s, dim=0)], [((), F64, "any"), ((N,), F64, "any")], "0d")
 row("sum", _op("sum", dim=(1,), keepdim=True), [((N, 5), F32, "any")], "f32", rtol=2e-6)
 for _name in ("argmax", "argmin"):
     row(_name, _op(_name, dim=1), [((N, 4, 3), F64, "ints")], "d1")
@@ -242,9 +257,46 @@ for _v, _d in [(2.5, F64), (float("inf"), F32), (float("nan"), F64), (True, BOOL
     row("full", lambda x, _v=_v, _d=_d: [x, apply("full", shape=(x.shape[0], 3), value=_v, dtype=_d)], [((N,), F64, "any")], f"{_d.short}")
 _CONST = np.arange(6.0).reshape(2, 3) / 7
 row("constant", lambda x: x * gradc.tensor(_CONST, dtype=F64), [((N, 2, 3), F64, "any")])
+
+
+def _rand(s, x):
+    a = apply("rand", s, shape=(x.shape[0], 3), dtype=F64)
+    return [x + a, apply("rand", s, shape=(2,), dtype=F32), apply("rand", s, shape=(), dtype=F64)]
+
+
+# bit for bit: the program's Philox draws the interpreter's numbers from the same state
+row("rand", _rand, [((2,), I64, "state"), ((N, 3), F64, "any")], rtol=0.0)
+row("rng_skip", lambda s, x: [x, apply("rng_skip", s, count=3 * x.shape[0] + 1)], [((2,), I64, "state"), ((N,), F64, "any")])
+
+
+def _copy_slices(path):
+    path = tuple((name, tuple(attrs.items())) for name, attrs in path)
+    return lambda base, src: apply("copy_slices", base, src, path=path)
+
+
+_sl = normalize_index((N, 4, 3), (slice(None), slice(1, 3)))
 row(
-    "rand",
-    lambda x: [x + apply("rand", shape=(x.shape[0], 3), dtype=F64), apply("rand", shape=(2,), dtype=F32)],
-    [((N, 3), F64, "any")],
-    seeded=True,
+    "copy_slices",
+    _copy_slices([("getitem", {"index": _sl}), ("permute", {"dims": (2, 0, 1)})]),
+    [((N, 4, 3), F64, "any"), ((3, N, 2), F64, "any")],
+    "getitem-permute",
 )
+row(
+    "copy_slices",
+    _copy_slices(
+        [
+            ("reshape", {"shape": (N, 2, 3)}),
+            ("getitem", {"index": normalize_index((N, 2, 3), (slice(None), 1))}),
+            ("stop_gradient", {}),
+        ]
+    ),
+    [((N, 6), I64, "ints"), ((N, 3), F64, "any")],
+    "reshape-cast",
+)
+row(
+    "copy_slices",
+    _copy_slices([("getitem", {"index": normalize_index((N, 3), (-1, 2))})]),
+    [((N, 3), F32, "any"), ((), F32, "any")],
+    "element",
+)
+row("stop_gradient", lambda x: apply("stop_gradient", x) * 2.0, [((N, 3), F64, "any")])
