@@ -1,4 +1,4 @@
-"""sum, prod, amax, amin (NaN propagates, as numpy's) and argmax, argmin (first extreme, first NaN)."""
+"""sum, prod, amax, amin (NaN propagates, as numpy's); argmax, argmin (first extreme or NaN)."""
 
 from __future__ import annotations
 
