@@ -147,7 +147,12 @@ row("cumsum", _op("cumsum", dim=1), [((N, 4, 3), F64, "any")], "d1")
 row("cumsum", _op("cumsum", dim=0), [((N, 3), I64, "ints")], "i64-d0")
 row("cumsum", _op("cumsum", dim=1), [((N, 5), BOOL, "bool")], "bool")
 row("cumsum", _op("cumsum", dim=1), [((N, 5), F32, "any")], "f32", rtol=2e-6)
-row("cumsum", lambda s, x: [x, apply("cumsum", s, dim=0)], [((), F64, "any"), ((N,), F64, "any")], "0d")
+row(
+    "cumsum",
+    lambda s, x: [x, apply("cumsum", s, dim=0)],
+    [((), F64, "any"), ((N,), F64, "any")],
+    "0d",
+)
 row("sum", _op("sum", dim=(1,), keepdim=True), [((N, 5), F32, "any")], "f32", rtol=2e-6)
 for _name in ("argmax", "argmin"):
     row(_name, _op(_name, dim=1), [((N, 4, 3), F64, "ints")], "d1")
@@ -266,7 +271,11 @@ def _rand(s, x):
 
 # bit for bit: the program's Philox draws the interpreter's numbers from the same state
 row("rand", _rand, [((2,), I64, "state"), ((N, 3), F64, "any")], rtol=0.0)
-row("rng_skip", lambda s, x: [x, apply("rng_skip", s, count=3 * x.shape[0] + 1)], [((2,), I64, "state"), ((N,), F64, "any")])
+row(
+    "rng_skip",
+    lambda s, x: [x, apply("rng_skip", s, count=3 * x.shape[0] + 1)],
+    [((2,), I64, "state"), ((N,), F64, "any")],
+)
 
 
 def _copy_slices(path):
@@ -300,3 +309,15 @@ row(
     "element",
 )
 row("stop_gradient", lambda x: apply("stop_gradient", x) * 2.0, [((N, 3), F64, "any")])
+
+# ---- generated derivative ops: their conventions (Piecewise, nan, ties) at special values ----
+from gradc.ops.pointwise import derivative_op  # noqa: E402
+
+_DERIVED = ["abs", "maximum", "minimum", "clamp_min", "clamp_max", "relu", "sigmoid", "tanh"]
+_DERIVED += ["erf", "sqrt", "exp", "remainder", "fmod", "atan2", "pow", "div", "acosh"]
+for _name in _DERIVED:
+    for _i, _rule in enumerate(OPS[_name].vjp):
+        _d = derivative_op(_name, _i) if _rule is not None else "none"
+        if not isinstance(_d, str):  # "identity", "zero": no op
+            _k = len(_d.expr.variables)
+            row(_d.name, _op(_d.name), [((N, 3), F64, "special")] * _k, "special")
