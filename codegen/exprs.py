@@ -17,6 +17,12 @@ class CodegenError(Exception):
     """An expression or op the code generator cannot print."""
 
 
+class floor_divide(sympy.Function):
+    """numpy's floor_divide, which is not ``floor(x / y)`` for floats (``1.0 // 0.1`` is 9)."""
+
+    nargs = 2
+
+
 def int_code(e) -> str:
     """An integer-valued shape expression (int, sympy) as Python integer arithmetic."""
     if isinstance(e, bool):
@@ -88,27 +94,29 @@ class ScalarPrinter(PythonCodePrinter):
     # floats go through ``np.*`` and integer operands (symbols marked ``integer``) through exact
     # integer arithmetic (``//`` is 0 for a zero divisor under numba's numpy error model, as in
     # numpy).
-    def _quotient(self, e, floats: bool = False):
-        """``(num, den)`` code if ``e`` is a quotient of two integer-valued expressions (or of
-        any two, with ``floats``)."""
+    def _quotient(self, e):
+        """``(num, den)`` code if ``e`` is a quotient of two integer-valued expressions."""
         num, den = sympy.fraction(e)
-        if den != 1 and (floats or (num.is_integer and den.is_integer)):
+        if den != 1 and num.is_integer and den.is_integer:
             return self._print(num), self._print(den)
         return None
 
-    def _rounded(self, e, fn: str, int_div: str, floats: bool = False):
+    def _rounded(self, e, fn: str, int_div: str):
         arg = e.args[0]
         if arg.is_integer:
             return self._print(arg)
-        q = self._quotient(arg, floats)
+        q = self._quotient(arg)
         if q is not None:
             return int_div.format(*q)
         return f"np.{fn}({self._print(arg)})"
 
     def _print_floor(self, e):
-        # a quotient's floor is floor division, numpy's floor_divide: numba's float ``//``
-        # equals it at nan, inf, signed zeros and inexact quotients (np.floor_divide does not)
-        return self._rounded(e, "floor", "(({0}) // ({1}))", floats=True)
+        return self._rounded(e, "floor", "(({0}) // ({1}))")
+
+    def _print_floor_divide(self, e):
+        # numba's float ``//`` is numpy's floor_divide at nan, inf, signed zeros and inexact
+        # quotients (numba's np.floor_divide is not: -0.5 // inf is -1, it gives -0.0)
+        return "(({}) // ({}))".format(*(self._print(a) for a in e.args))
 
     def _print_ceiling(self, e):
         return self._rounded(e, "ceil", "(-(-({0}) // ({1})))")
