@@ -7,7 +7,6 @@ operands are widened to int64 first, as the op's numpy ``impl`` does.
 
 from __future__ import annotations
 
-
 from codegen.exprs import CodegenError, cse_lines, floor_divide
 
 # ops whose numpy impl is not their sympy expression (gradc/ops/math.py overrides it): what the
