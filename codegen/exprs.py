@@ -17,6 +17,12 @@ class CodegenError(Exception):
     """An expression or op the code generator cannot print."""
 
 
+class floor_divide(sympy.Function):
+    """numpy's floor_divide, which is not ``floor(x / y)`` for floats (``1.0 // 0.1`` is 9)."""
+
+    nargs = 2
+
+
 def int_code(e) -> str:
     """An integer-valued shape expression (int, sympy) as Python integer arithmetic."""
     if isinstance(e, bool):
@@ -86,6 +92,65 @@ class ScalarPrinter(PythonCodePrinter):
     def _print_NegativeInfinity(self, e):
         return "(-math.inf)"
 
+    # Rounding and remainders as numpy computes them: numba's ``math.floor``/``round`` return
+    # ints (garbage at nan/inf) and its integer ``np.fmod`` is wrong for negative operands, so
+    # floats go through ``np.*`` and integer operands (symbols marked ``integer``) through exact
+    # integer arithmetic (``//`` is 0 for a zero divisor under numba's numpy error model, as in
+    # numpy).
+    def _quotient(self, e):
+        """``(num, den)`` code if ``e`` is a quotient of two integer-valued expressions."""
+        num, den = sympy.fraction(e)
+        if den != 1 and num.is_integer and den.is_integer:
+            return self._print(num), self._print(den)
+        return None
+
+    def _rounded(self, e, fn: str, int_div: str):
+        arg = e.args[0]
+        if arg.is_integer:
+            return self._print(arg)
+        q = self._quotient(arg)
+        if q is not None:
+            return int_div.format(*q)
+        return f"np.{fn}({self._print(arg)})"
+
+    def _print_floor(self, e):
+        return self._rounded(e, "floor", "(({0}) // ({1}))")
+
+    def _print_floor_divide(self, e):
+        # numba's float ``//`` is numpy's floor_divide at nan, inf, signed zeros and inexact
+        # quotients (numba's np.floor_divide is not: -0.5 // inf is -1, it gives -0.0)
+        return "(({}) // ({}))".format(*(self._print(a) for a in e.args))
+
+    def _print_ceiling(self, e):
+        return self._rounded(e, "ceil", "(-(-({0}) // ({1})))")
+
+    def _print_trunc(self, e):
+        return self._rounded(e, "trunc", _TRUNC_DIV)
+
+    def _print_round(self, e):
+        return self._rounded(e, "round", "np.round(({0}) / ({1}))")
+
+    def _print_fmod(self, e):
+        a, b = e.args
+        if a.is_integer and b.is_integer:
+            a, b = self._print(a), self._print(b)
+            q = _TRUNC_DIV.format(a, b)
+            return f"(({a}) - {q} * ({b}) if ({b}) != 0 else 0)"
+        return f"np.fmod({self._print(a)}, {self._print(b)})"
+
+    def _print_sign(self, e):
+        return f"np.sign({self._print(e.args[0])})"
+
+    def _print_exp2(self, e):
+        return f"np.exp2({self._print(e.args[0])})"
+
+    def _print_isfinite(self, e):
+        return f"np.isfinite({self._print(e.args[0])})"
+
+
+# C's integer division (toward zero) from Python's floor division: one up for an inexact
+# negative quotient; 0 for a zero divisor, as numpy gives
+_TRUNC_DIV = "(({0}) // ({1}) + (({0}) // ({1}) < 0 and ({0}) // ({1}) * ({1}) != ({0})))"
 
 _PRINTER = ScalarPrinter()
 
@@ -94,11 +159,15 @@ def scalar_code(e) -> str:
     return _PRINTER.doprint(e)
 
 
-def cse_lines(expr, names, prefix: str) -> tuple[list[str], str]:
+def cse_lines(expr, names, prefix: str, ints=frozenset()) -> tuple[list[str], str]:
     """``(lines, result)``: assignments of common subexpressions, then the value's code.
 
-    ``names`` maps the expression's free symbols to the variable names they stand for."""
-    subs = {s: sympy.Symbol(n, real=True) for s, n in names.items()}
+    ``names`` maps the expression's free symbols to the variable names they stand for; those
+    in ``ints`` hold integers, so rounding and division of them print as integer arithmetic."""
+    subs = {
+        s: sympy.Symbol(n, integer=True) if n in ints else sympy.Symbol(n, real=True)
+        for s, n in names.items()
+    }
     expr = expr.xreplace(subs)
     reps, (reduced,) = sympy.cse([expr], symbols=sympy.numbered_symbols(prefix), optimizations=None)
     lines = [f"{s} = {scalar_code(v)}" for s, v in reps]

@@ -92,7 +92,6 @@ class Program:
 
     def __call__(self, *args, **named) -> list[np.ndarray]:
         from gradc.ir.interpret import _bind_inputs
-        from gradc.ir.symbols import substitute
 
         arrays = _bind_inputs(self.graph, args, named)
         for k, (v, a) in enumerate(zip(self.graph.inputs, arrays)):
@@ -104,12 +103,6 @@ class Program:
             if not a.flags.c_contiguous or not a.flags.writeable:
                 arrays[k] = np.array(a, order="C")
         params = arrays + self._consts
-        if self.plan.randoms:
-            env = {s: arrays[i].shape[d] for s, i, d in self.plan.bindings}
-            for n in self.plan.randoms:  # gradc's generator, in graph order, as interpret draws
-                shape = substitute(n.out.type.shape, env)
-                attrs = substitute(n.attrs, env)
-                params.append(n.op.run([], attrs, n.out.type.dtype.np, shape))
         try:
             if self._blas:
                 import runtime

@@ -7,7 +7,11 @@ operands are widened to int64 first, as the op's numpy ``impl`` does.
 
 from __future__ import annotations
 
-from codegen.exprs import CodegenError, cse_lines
+from codegen.exprs import CodegenError, cse_lines, floor_divide
+
+# ops whose numpy impl is not their sympy expression (gradc/ops/math.py overrides it): what the
+# generated code evaluates instead, with the impl's semantics
+IMPL_EXPRS = {"floor_divide": floor_divide}
 
 
 def emit_loop(w, step, stored: set) -> None:
@@ -23,7 +27,7 @@ def emit_loop(w, step, stored: set) -> None:
             lam = n.op.expr
             if lam is None:
                 raise CodegenError(f"pointwise op {n.op.name!r} has no sympy expression")
-            names = {}
+            names, ints = {}, set()
             for sym, v in zip(lam.variables, n.inputs):
                 if id(v) in regs:
                     code = regs[id(v)]
@@ -38,9 +42,14 @@ def emit_loop(w, step, stored: set) -> None:
                     wide = w.fresh("b")
                     w.line(f"{wide} = np.int64({code})")
                     code = wide
+                if v.type.dtype.name in ("int64", "bool"):
+                    ints.add(code)
                 names[sym] = code
             reg = "r_" + w.name(n.out)
-            lines, value = cse_lines(lam.expr, names, reg + "_t")
+            expr = lam.expr
+            if n.op.name in IMPL_EXPRS:
+                expr = IMPL_EXPRS[n.op.name](*lam.variables)
+            lines, value = cse_lines(expr, names, reg + "_t", ints)
             for line in lines:
                 w.line(line)
             w.line(f"{reg} = {w.convert(value, n.out.type.dtype.name)}")

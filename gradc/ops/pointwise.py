@@ -246,6 +246,12 @@ class pow(sp.Function):  # noqa: A001  (printed by name: Python's, numba's and C
     nargs = 2
     _imp_ = staticmethod(np.power)
 
+    @classmethod
+    def eval(cls, b, e):
+        if e.is_Integer and e >= 0:  # sympy's own power is exact there (x**2 -> 2*x, not nan)
+            return b**e
+        return None
+
     def fdiff(self, argindex=1):
         b, e = self.args
         if argindex == 1:

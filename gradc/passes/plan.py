@@ -7,8 +7,7 @@
   registers) and single nodes lowered by their op's rule;
 - ``prelude``: nodes outside every group (``full``), computed in the entry function;
 - ``params``: what the entry function takes, in order: the graph's inputs, then the captured
-  constants and the random draws (``rand`` is drawn by the caller from gradc's generator, so a
-  program draws exactly the stream the interpreter draws);
+  constants (``rand`` draws from its RNG-state input inside the program, as the interpreter);
 - ``bindings`` / ``checks``: how each shape symbol is bound from an input dim, and which dims are
   checked against ints or expressions of the bound symbols.
 
@@ -51,9 +50,8 @@ class Kernel:
 @dataclass
 class ProgramPlan:
     graph: Graph
-    params: list[Value]  # graph inputs, then constants, then random draws
+    params: list[Value]  # graph inputs, then constants
     constants: list[Node]
-    randoms: list[Node]
     prelude: list[Node]
     kernels: list[Kernel]
     symbols: list[sympy.Symbol]
@@ -127,22 +125,13 @@ def plan(graph: Graph, groups) -> ProgramPlan:
     """The plan of ``graph`` (as ``fuse`` returned it) and its fusion ``groups``."""
     grouped = {id(n) for g in groups for n in g.nodes}
     constants = [n for n in graph.nodes if n.op.name == "constant"]
-    randoms = [n for n in graph.nodes if n.op.kind == "random"]
-    prelude = [
-        n
-        for n in graph.nodes
-        if id(n) not in grouped and n.op.name != "constant" and n.op.kind != "random"
-    ]
+    prelude = [n for n in graph.nodes if id(n) not in grouped and n.op.name != "constant"]
     kernels = []
     for g in groups:
-        nodes = [n for n in g.nodes if n.op.kind != "random"]
-        if not nodes:
-            continue
+        nodes = list(g.nodes)
         inside = {id(n) for n in nodes}
         outs = [v for v in g.outputs if id(v.node) in inside]
         kernels.append(Kernel(g.name, g.kind, _loop(g), nodes, list(g.inputs), outs, _steps(nodes)))
     symbols, bindings, checks = _symbols(graph)
-    params = list(graph.inputs) + [n.out for n in constants] + [n.out for n in randoms]
-    return ProgramPlan(
-        graph, params, constants, randoms, prelude, kernels, symbols, bindings, checks
-    )
+    params = list(graph.inputs) + [n.out for n in constants]
+    return ProgramPlan(graph, params, constants, prelude, kernels, symbols, bindings, checks)

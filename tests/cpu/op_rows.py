@@ -66,7 +66,15 @@ class Row:
         return out
 
 
+# nan, infinities, signed zeros, halves (ties of round), integers, a float32 overflow
+_SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.0, -3.7, 1e300]
+
+
 def draw(rng, shape, dtype, values="any"):
+    if values == "state":  # an RNG state (seed, offset): any 64 bits, offsets near the wrap
+        return np.array([rng.integers(-(2**63), 2**63), rng.integers(-(2**63), 2**63)])
+    if values == "special":
+        return rng.choice(np.array(_SPECIAL), shape).astype(dtype.np)
     if dtype is BOOL or values == "bool":
         return rng.random(shape) < 0.5
     if values == "ints" or dtype is I64:
@@ -100,6 +108,9 @@ for _name in _BASE_POINTWISE:
     _n = len(OPS[_name].expr.variables)
     _vals = "pos" if _name in _POSITIVE else "ints" if _name in _INTS else "any"
     _shapes = [(N, 1, 3), (4, 1)][:_n] if _n > 1 else [(N, 3)]
+    if _name.startswith("bitwise_"):  # defined on bool tensors only, as gradc has them
+        row(_name, _op(_name), [(s, BOOL, "bool") for s in _shapes], "bool")
+        continue
     row(_name, _op(_name), [(s, F64, _vals) for s in _shapes])
     if _name in _F32:
         row(_name, _op(_name), [(s, F32, _vals) for s in _shapes], "f32", rtol=2e-6)
@@ -107,6 +118,21 @@ for _name in ("add", "mul", "maximum", "lt", "eq", "abs", "neg"):
     _n = len(OPS[_name].expr.variables)
     row(_name, _op(_name), [(s, I64, "ints") for s in [(N, 3), (3,)][:_n]], "i64")
 row("add", _op("add"), [((N, 3), BOOL, "bool"), ((3,), BOOL, "bool")], "bool")
+# rounding, remainders and float tests: nan, inf, ties and zero divisors, and integer operands
+# (exact integer arithmetic, 0 for a zero divisor, as numpy)
+_SPECIAL_OPS = ["floor", "ceil", "round", "trunc", "sign", "exp2", "isnan", "isinf", "isfinite"]
+_SPECIAL_OPS += ["floor_divide", "trunc_divide", "remainder", "fmod"]
+_SPECIAL_OPS += ["relu", "maximum", "minimum", "clamp_min", "clamp_max", "sigmoid", "abs"]
+for _name in _SPECIAL_OPS:
+    _n = len(OPS[_name].expr.variables)
+    _shapes = [(N, 1, 3), (4, 1)][:_n] if _n > 1 else [(N, 3)]
+    row(_name, _op(_name), [(s, F64, "special") for s in _shapes], "special")
+    if _name not in ("relu", "sigmoid", "clamp_min", "clamp_max", "maximum", "minimum", "abs"):
+        row(_name, _op(_name), [(s, I64, "ints") for s in _shapes], "i64")
+for _name in ("round", "trunc", "trunc_divide", "fmod"):
+    _n = len(OPS[_name].expr.variables)
+    _shapes = [(N, 1, 3), (4, 1)][:_n] if _n > 1 else [(N, 3)]
+    row(_name, _op(_name), [(s, F32, "special") for s in _shapes], "f32-special", rtol=2e-6)
 row("exp", _op("exp"), [((N, 3), I64, "ints")], "i64")
 row("where", _op("where"), [((N, 1), BOOL, "bool"), ((N, 3), F64, "any"), ((3,), F64, "any")])
 row(
@@ -131,7 +157,22 @@ for _name in ("sum", "amax", "amin"):
     row(_name, _op(_name, dim=(1,)), [((N, 3, 4), F64, "any")], "d1")
     row(_name, _op(_name, dim=(0, 2), keepdim=True), [((N, 3, 4), F64, "ints")], "d02k")
     row(_name, _op(_name, dim=(0, 1)), [((N, 3), I64, "ints")], "i64-all")
-row("sum", _op("sum", dim=(0,)), [((N, 3), BOOL, "bool")], "bool")
+for _name in ("sum", "prod"):
+    row(_name, _op(_name, dim=(0,)), [((N, 3), BOOL, "bool")], "bool")
+row("prod", _op("prod", dim=(1,)), [((N, 3, 4), F64, "any")], "d1")
+row("prod", _op("prod", dim=(0, 2), keepdim=True), [((N, 3, 4), F64, "ints")], "d02k")
+row("prod", _op("prod", dim=(0, 1)), [((N, 3), I64, "ints")], "i64-all")
+row("prod", _op("prod", dim=(1,)), [((N, 5), F32, "any")], "f32", rtol=2e-6)
+row("cumsum", _op("cumsum", dim=1), [((N, 4, 3), F64, "any")], "d1")
+row("cumsum", _op("cumsum", dim=0), [((N, 3), I64, "ints")], "i64-d0")
+row("cumsum", _op("cumsum", dim=1), [((N, 5), BOOL, "bool")], "bool")
+row("cumsum", _op("cumsum", dim=1), [((N, 5), F32, "any")], "f32", rtol=2e-6)
+row(
+    "cumsum",
+    lambda s, x: [x, apply("cumsum", s, dim=0)],
+    [((), F64, "any"), ((N,), F64, "any")],
+    "0d",
+)
 row("sum", _op("sum", dim=(1,), keepdim=True), [((N, 5), F32, "any")], "f32", rtol=2e-6)
 for _name in ("argmax", "argmin"):
     row(_name, _op(_name, dim=1), [((N, 4, 3), F64, "ints")], "d1")
@@ -274,12 +315,62 @@ _CONST = np.arange(6.0).reshape(2, 3) / 7
 row("constant", lambda x: x * gradc.tensor(_CONST, dtype=F64), [((N, 2, 3), F64, "any")])
 # found by test_graphs: a 0-d constant reached the kernel as shape (1,) (np.ascontiguousarray)
 row("constant", lambda x: x > gradc.tensor(0.25, dtype=F64), [((N, 2), F64, "any")], "0d")
+
+
+def _rand(s, x):
+    a = apply("rand", s, shape=(x.shape[0], 3), dtype=F64)
+    return [x + a, apply("rand", s, shape=(2,), dtype=F32), apply("rand", s, shape=(), dtype=F64)]
+
+
+# bit for bit: the program's Philox draws the interpreter's numbers from the same state
+row("rand", _rand, [((2,), I64, "state"), ((N, 3), F64, "any")], rtol=0.0)
 row(
-    "rand",
-    lambda x: [
-        x + apply("rand", shape=(x.shape[0], 3), dtype=F64),
-        apply("rand", shape=(2,), dtype=F32),
-    ],
-    [((N, 3), F64, "any")],
-    seeded=True,
+    "rng_skip",
+    lambda s, x: [x, apply("rng_skip", s, count=3 * x.shape[0] + 1)],
+    [((2,), I64, "state"), ((N,), F64, "any")],
 )
+
+
+def _copy_slices(path):
+    path = tuple((name, tuple(attrs.items())) for name, attrs in path)
+    return lambda base, src: apply("copy_slices", base, src, path=path)
+
+
+_sl = normalize_index((N, 4, 3), (slice(None), slice(1, 3)))
+row(
+    "copy_slices",
+    _copy_slices([("getitem", {"index": _sl}), ("permute", {"dims": (2, 0, 1)})]),
+    [((N, 4, 3), F64, "any"), ((3, N, 2), F64, "any")],
+    "getitem-permute",
+)
+row(
+    "copy_slices",
+    _copy_slices(
+        [
+            ("reshape", {"shape": (N, 2, 3)}),
+            ("getitem", {"index": normalize_index((N, 2, 3), (slice(None), 1))}),
+            ("stop_gradient", {}),
+        ]
+    ),
+    [((N, 6), I64, "ints"), ((N, 3), F64, "any")],
+    "reshape-cast",
+)
+row(
+    "copy_slices",
+    _copy_slices([("getitem", {"index": normalize_index((N, 3), (-1, 2))})]),
+    [((N, 3), F32, "any"), ((), F32, "any")],
+    "element",
+)
+row("stop_gradient", lambda x: apply("stop_gradient", x) * 2.0, [((N, 3), F64, "any")])
+
+# ---- generated derivative ops: their conventions (Piecewise, nan, ties) at special values ----
+from gradc.ops.pointwise import derivative_op  # noqa: E402
+
+_DERIVED = ["abs", "maximum", "minimum", "clamp_min", "clamp_max", "relu", "sigmoid", "tanh"]
+_DERIVED += ["erf", "sqrt", "exp", "remainder", "fmod", "atan2", "pow", "div", "acosh"]
+for _name in _DERIVED:
+    for _i, _rule in enumerate(OPS[_name].vjp):
+        _d = derivative_op(_name, _i) if _rule is not None else "none"
+        if not isinstance(_d, str):  # "identity", "zero": no op
+            _k = len(_d.expr.variables)
+            row(_d.name, _op(_d.name), [((N, 3), F64, "special")] * _k, "special")

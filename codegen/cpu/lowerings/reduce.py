@@ -1,4 +1,4 @@
-"""sum, amax, amin (NaN propagates, as numpy's) and argmax, argmin (first extreme; first NaN)."""
+"""sum, prod, amax, amin (NaN propagates, as numpy's); argmax, argmin (first extreme or NaN)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ _INT_LIMITS = {"amax": "-9223372036854775808", "amin": "9223372036854775807"}
 def _init(op: str, dtype: str) -> str:
     if op == "sum":
         return "False" if dtype == "bool" else "0"
+    if op == "prod":
+        return "1"
     if dtype == "bool":
         return "False" if op == "amax" else "True"
     if dtype == "int64":
@@ -17,7 +19,7 @@ def _init(op: str, dtype: str) -> str:
     return "-np.inf" if op == "amax" else "np.inf"
 
 
-@lowering("sum", "amax", "amin")
+@lowering("sum", "prod", "amax", "amin")
 def _reduce(w, node, ins, out):
     (a,) = ins
     x = node.inputs[0]
@@ -32,6 +34,8 @@ def _reduce(w, node, ins, out):
         w.line(f"{v} = {a}{w.index(idx)}")
         if node.op.name == "sum":
             w.line(f"{o} = {o} + {w.convert(v, dt)}")
+        elif node.op.name == "prod":
+            w.line(f"{o} = {o} * {w.convert(v, dt)}")
         else:
             cmp = ">" if node.op.name == "amax" else "<"
             with w.block(f"if {v} {cmp} {o} or {v} != {v}:"):

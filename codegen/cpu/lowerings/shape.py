@@ -111,3 +111,35 @@ def _literal(value, dtype: str) -> str:
 def _full(w, node, ins, out):
     w.empty(out, node.out)
     w.line(f"{out}[...] = {_literal(node.attrs['value'], node.out.type.dtype.name)}")
+
+
+@lowering("copy_slices")
+def _copy_slices(w, node, ins, out):
+    """``base`` with the elements of the view ``path`` selects replaced by ``src``: as the op's
+    impl does, the view ops run (through their own lowerings) on an array of flat positions,
+    then ``src`` is scattered to the positions they select, cast to ``base``'s dtype."""
+    from types import SimpleNamespace
+
+    from codegen.cpu.lowerings import LOWERINGS
+    from gradc import dtypes
+    from gradc.ops import OPS
+    from gradc.shapes import TensorType
+
+    base, src = node.inputs
+    t, pos = TensorType(dtypes.int64, base.type.shape), w.fresh("pos")
+    size = " * ".join(w.dim(d) for d in t.shape) or "1"
+    w.line(f"{pos} = np.arange({size}).reshape({w.shape(base)})")
+    for name, attrs in node.attrs["path"]:
+        attrs = dict(attrs)
+        vt = OPS[name].infer(t, **attrs)
+        typed = SimpleNamespace
+        view = typed(op=OPS[name], attrs=attrs, inputs=[typed(type=t)], out=typed(type=vt))
+        nxt = w.fresh("pos")
+        LOWERINGS[name](w, view, [pos], nxt)
+        t, pos = vt, nxt
+    flat = w.fresh("flat")
+    w.line(f"{out} = {ins[0]}.copy()")
+    w.line(f"{flat} = {out}.reshape(-1)")
+    with w.loops([w.dim(d) for d in t.shape]) as idx:
+        value = w.convert(ins[1] + w.index(idx), node.out.type.dtype.name)
+        w.line(f"{flat}[{pos}{w.index(idx)}] = {value}")
