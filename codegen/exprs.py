@@ -86,8 +86,9 @@ class ScalarPrinter(PythonCodePrinter):
     def _print_BooleanFalse(self, e):
         return "False"
 
-    def _print_pow(self, e):  # gradc.ops.pointwise.pow: x**y inside pow's derivatives
-        return f"({self._print(e.args[0])} ** {self._print(e.args[1])})"
+    def _print_pow(self, e):  # gradc.ops.pointwise.pow (x**y inside pow's derivatives), as
+        # numpy computes it: numba's ``**`` differs at signed zeros (-0.0 ** -1 is -inf there)
+        return f"np.power({self._print(e.args[0])}, {self._print(e.args[1])})"
 
     def _print_NegativeInfinity(self, e):
         return "(-math.inf)"
