@@ -82,7 +82,8 @@ class Program:
     def __init__(self, graph, plan, fn, source: str, path: Path, key: str):
         self.graph, self.plan, self.fn = graph, plan, fn
         self.source, self.path, self.key = source, path, key
-        self._consts = [np.ascontiguousarray(n.attrs["value"]).copy() for n in plan.constants]
+        # np.array, not ascontiguousarray: that one turns a 0-d constant into 1-d
+        self._consts = [np.array(n.attrs["value"], order="C") for n in plan.constants]
 
     @property
     def signatures(self) -> list:

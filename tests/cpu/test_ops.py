@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import gradc
 from gradc.ir import interpret
 from gradc.ops import OPS
+from tests.cpu import op_rows_more  # noqa: F401  (adds its rows to ROWS)
 from tests.cpu.op_rows import ROWS
 
 _PROGRAMS: dict = {}

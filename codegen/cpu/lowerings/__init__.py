@@ -23,4 +23,4 @@ def lowering(*names: str):
     return deco
 
 
-from codegen.cpu.lowerings import linalg, reduce, shape, window  # noqa: E402, F401
+from codegen.cpu.lowerings import embedding, linalg, pool_indices, reduce, shape, window  # noqa: E402, F401
