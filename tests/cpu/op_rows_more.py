@@ -64,3 +64,11 @@ row(
     [((N, 1), F64, "any"), ((N,), I64, "ints")],
     "pad",
 )
+
+# the dtypes added after the code generator: int32 and uint8 lower (float16 does not: numba has
+# no CPU float16, see tests/cpu/test_dtypes.py)
+U8 = gradc.uint8
+row("add", _op("add"), [((N, 3), I32, "ints"), ((3,), I32, "ints")], "i32")
+row("mul", _op("mul"), [((N, 3), U8, "ints"), ((N, 1), U8, "ints")], "u8")
+row("cast", _op("cast", dtype=I32), [((N, 3), F64, "any")], "f64-i32")
+row("sum", _op("sum", dim=(1,)), [((N, 3), U8, "ints")], "u8")
