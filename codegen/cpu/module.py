@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from codegen.cpu.lowerings import LOWERINGS
 from codegen.cpu.pointwise import emit_loop
-from codegen.cpu.writer import Writer
+from codegen.cpu.writer import Writer, check_dtypes
 from codegen.exprs import CodegenError, int_code
 from gradc.ir.printer import _equal, format_attr, format_loc, value_names
 
@@ -143,6 +143,7 @@ def _entry(plan, names, printed, calls) -> list[str]:
 
 def generate(plan, *, graph_hash: str) -> Source:
     """The module text for ``plan`` (a ``gradc.passes.plan.ProgramPlan``)."""
+    check_dtypes(plan.graph)
     names = _names(plan)
     printed = value_names(plan.graph)
     g = plan.graph

@@ -5,14 +5,28 @@ from __future__ import annotations
 
 import contextlib
 
-from codegen.exprs import int_code, shape_code
+from codegen.exprs import CodegenError, int_code, shape_code
 
 NP_DTYPES = {
     "float32": "np.float32",
     "float64": "np.float64",
     "int64": "np.int64",
+    "int32": "np.int32",
+    "uint8": "np.uint8",
     "bool": "np.bool_",
-}
+}  # float16 is missing: numba has no CPU float16 (``check_dtypes`` says so)
+
+
+def check_dtypes(graph) -> None:
+    """Raise ``CodegenError`` naming the first value whose dtype numba cannot compute in."""
+    for n in [None, *graph.nodes]:
+        for v in graph.inputs if n is None else (*n.inputs, n.out):
+            if v.type.dtype.name not in NP_DTYPES:
+                where = "an input" if n is None else f"op {n.op.name}"
+                raise CodegenError(
+                    f"dtype {v.type.dtype.name} of {v.type} ({where}) has no numba CPU "
+                    f"type; cast to float32 or float64 first (lowerable: {', '.join(NP_DTYPES)})"
+                )
 
 
 class Writer:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import gradc
 from gradc.dispatch import apply
 from gradc.ir import interpret
+from tests.cpu import op_rows_more  # noqa: F401  (adds its rows to ROWS)
 from tests.cpu.op_rows import LIBRARY_OPS, ROWS
 
 _PROGRAMS: dict = {}

@@ -23,4 +23,13 @@ def lowering(*names: str):
     return deco
 
 
-from codegen.cpu.lowerings import linalg, random, reduce, scan, shape, window  # noqa: E402, F401
+from codegen.cpu.lowerings import (  # noqa: E402, F401
+    embedding,
+    linalg,
+    pool_indices,
+    random,
+    reduce,
+    scan,
+    shape,
+    window,
+)

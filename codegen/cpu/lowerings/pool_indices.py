@@ -1,0 +1,80 @@
+"""max_pool2d's argmax as its own op, and routing by it: ``max_pool2d_indices`` (the window's
+row-major tap index of its first max), ``max_pool2d_scatter`` (ct added at those taps) and
+``max_pool2d_gather`` (g read at those taps).
+
+The scan matches numpy's ``argmax`` over the -inf padded window, as the op's impl does: the
+first tap starts the scan, a later tap wins only if strictly greater or the first NaN. An index
+may name a padded tap (a window of -inf only); scatter drops it and gather reads 0 there, as the
+impl's pad and unpad do.
+"""
+
+from __future__ import annotations
+
+from codegen.cpu.lowerings import lowering
+from codegen.cpu.lowerings.window import _taps
+
+
+def _inside(h, x):
+    return f"{h} >= 0 and {h} < _H and {x} >= 0 and {x} < _W"
+
+
+@lowering("max_pool2d_indices")
+def _indices(w, node, ins, out):
+    (x,) = ins
+    kw = node.attrs["kernel_size"][1]
+    w.empty(out, node.out)
+    w.line(f"_H, _W = {x}.shape[2], {x}.shape[3]")
+    dims = [f"{out}.shape[{k}]" for k in range(4)]
+    with w.loops(dims) as (n, c, oh, ow):
+        best, bt, first = w.fresh("best"), w.fresh("bt"), w.fresh("first")
+        w.line(f"{best} = -np.inf")
+        w.line(f"{bt} = 0")
+        w.line(f"{first} = True")
+        with _taps(w, node.attrs, oh, ow, "_H", "_W", bounds=False) as (h, xx, i, j):
+            v = w.fresh("v")
+            w.line(f"{v} = -np.inf")
+            with w.block(f"if {_inside(h, xx)}:"):
+                w.line(f"{v} = {x}[{n}, {c}, {h}, {xx}]")
+            with w.block(f"if {first} or ({best} == {best} and ({v} > {best} or {v} != {v})):"):
+                w.line(f"{best} = {v}")
+                w.line(f"{bt} = {i} * {kw} + {j}")
+                w.line(f"{first} = False")
+        w.line(f"{out}[{n}, {c}, {oh}, {ow}] = {bt}")
+
+
+def _tap_of(w, attrs, t, oh, ow):
+    """Emit the input pixel ``(h, x)`` of tap index ``t`` of output pixel ``(oh, ow)``."""
+    kw = attrs["kernel_size"][1]
+    sh, sw = attrs["stride"]
+    ph, pw = attrs.get("padding", (0, 0))
+    dh, dw = attrs.get("dilation", (1, 1))
+    h, x = w.fresh("h"), w.fresh("x")
+    w.line(f"{h} = {oh} * {sh} - {ph} + ({t} // {kw}) * {dh}")
+    w.line(f"{x} = {ow} * {sw} - {pw} + ({t} % {kw}) * {dw}")
+    return h, x
+
+
+@lowering("max_pool2d_scatter")
+def _scatter(w, node, ins, out):
+    ct, idx = ins
+    w.zeros(out, node.out)
+    w.line(f"_H, _W = {out}.shape[2], {out}.shape[3]")
+    with w.loops([f"{ct}.shape[{k}]" for k in range(4)]) as (n, c, oh, ow):
+        h, x = _tap_of(w, node.attrs, f"{idx}[{n}, {c}, {oh}, {ow}]", oh, ow)
+        with w.block(f"if {_inside(h, x)}:"):
+            w.line(f"{out}[{n}, {c}, {h}, {x}] += {ct}[{n}, {c}, {oh}, {ow}]")
+
+
+@lowering("max_pool2d_gather")
+def _gather(w, node, ins, out):
+    g, idx = ins
+    dt = w.dtype(node.out)
+    w.empty(out, node.out)
+    w.line(f"_H, _W = {g}.shape[2], {g}.shape[3]")
+    with w.loops([f"{out}.shape[{k}]" for k in range(4)]) as (n, c, oh, ow):
+        h, x = _tap_of(w, node.attrs, f"{idx}[{n}, {c}, {oh}, {ow}]", oh, ow)
+        v = w.fresh("v")
+        w.line(f"{v} = {dt}(0)")
+        with w.block(f"if {_inside(h, x)}:"):
+            w.line(f"{v} = {g}[{n}, {c}, {h}, {x}]")
+        w.line(f"{out}[{n}, {c}, {oh}, {ow}] = {v}")

@@ -1,0 +1,74 @@
+"""CPU test rows of ops added to the table after the code generator (``tests/cpu/op_rows.py``
+holds the rest and the ``row`` helper): max_pool2d's argmax op and routing by it, embedding."""
+
+from __future__ import annotations
+
+import gradc
+from gradc.dispatch import apply
+from gradc.ops.window import out_hw
+from tests.cpu.op_rows import F64, I64, N, _op, row
+
+I32 = gradc.int32
+
+
+def _nasty(x):
+    """Small ints (ties) made NaN where 3 and -inf where below 1: windows of ties, NaNs and
+    -inf only (padded or not) all occur, and each must pick the impl's index."""
+    inf, nan = gradc.tensor(float("inf"), dtype=F64), gradc.tensor(float("nan"), dtype=F64)
+    three, one = gradc.tensor(3.0, dtype=F64), gradc.tensor(1.0, dtype=F64)
+    y = apply("where", apply("lt", x, one), apply("neg", inf), x)
+    return apply("where", apply("eq", x, three), nan, y)
+
+
+def _index_rows(x, label, **attrs):
+    attrs = {"padding": (0, 0), "dilation": (1, 1), **attrs}
+    oh, ow = out_hw(
+        x[1:], attrs["kernel_size"], attrs["stride"], attrs["padding"], attrs["dilation"]
+    )
+    xs = ((N, *x), F64, "ints")
+
+    def idx(x):
+        return apply("max_pool2d_indices", _nasty(x), **attrs)
+
+    def scatter(ct, x):
+        return apply("max_pool2d_scatter", ct, idx(x), input_size=tuple(x.shape[2:]), **attrs)
+
+    def gather(g, x):
+        return apply("max_pool2d_gather", g, idx(x), **attrs)
+
+    row("max_pool2d_indices", _op("max_pool2d_indices", **attrs), [xs], label)
+    row("max_pool2d_indices", idx, [xs], f"{label}-nan")
+    row("max_pool2d_scatter", scatter, [((N, x[0], oh, ow), F64, "any"), xs], label)
+    row("max_pool2d_gather", gather, [((N, *x), F64, "any"), xs], label)
+
+
+_index_rows((2, 6, 6), "k2", kernel_size=(2, 2), stride=(2, 2))
+_index_rows((3, 7, 6), "pad", kernel_size=(3, 2), stride=(2, 1), padding=(1, 1), dilation=(1, 2))
+_index_rows((2, 5, 7), "overlap", kernel_size=(3, 3), stride=(1, 2), padding=(1, 1))
+
+# indices in [-3, 4): negative ones wrap, duplicates accumulate in the backward
+_W = ((5, 3), F64, "any")
+row("embedding", _op("embedding"), [_W, ((N, 2), I64, "ints")])
+row("embedding", _op("embedding", padding_idx=0), [_W, ((N,), I32, "ints")], "i32")
+_CT = ((N, 2, 3), F64, "any")
+row("embedding_backward", _op("embedding_backward", num_weights=5), [_CT, ((N, 2), I64, "ints")])
+row(
+    "embedding_backward",
+    _op("embedding_backward", num_weights=5, padding_idx=-2),
+    [_CT, ((N, 2), I32, "ints")],
+    "pad-i32",
+)
+row(
+    "embedding_backward",
+    _op("embedding_backward", num_weights=4, padding_idx=1),
+    [((N, 1), F64, "any"), ((N,), I64, "ints")],
+    "pad",
+)
+
+# the dtypes added after the code generator: int32 and uint8 lower (float16 does not: numba has
+# no CPU float16, see tests/cpu/test_dtypes.py)
+U8 = gradc.uint8
+row("add", _op("add"), [((N, 3), I32, "ints"), ((3,), I32, "ints")], "i32")
+row("mul", _op("mul"), [((N, 3), U8, "ints"), ((N, 1), U8, "ints")], "u8")
+row("cast", _op("cast", dtype=I32), [((N, 3), F64, "any")], "f64-i32")
+row("sum", _op("sum", dim=(1,)), [((N, 3), U8, "ints")], "u8")
