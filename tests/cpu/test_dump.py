@@ -21,6 +21,6 @@ def test_lenet_train_source_is_readable():
     assert text.startswith("# gradc generated module: graph joint, hash ")
     assert "@njit(**_JIT)\ndef run(" in text
     assert "= conv2d(%x, %conv1.weight, %conv1.bias, stride=(1, 1))  [lenet.py:" in text
-    assert "max_pool2d_backward(" in text and "vjp(max_pool2d)" in text
+    assert "max_pool2d_scatter(" in text and "vjp(max_pool2d)" in text
     assert "N = in_x.shape[0]" in text
     compile(text, "<lenet source>", "exec")  # valid Python, as imported
