@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradc.errors import DeviceError, GradcError, ShapeError
+from gradc.errors import DeviceError, GradcError, IndexRangeError, ShapeError
 
 TARGET = "cpu"
 
@@ -114,6 +114,8 @@ class Program:
         except ValueError as e:
             got = ", ".join(f"{v.name}: {list(a.shape)}" for v, a in zip(self.graph.inputs, arrays))
             raise ShapeError(f"{e} (got {got})") from None
+        except IndexError as e:  # a generated bounds check (embedding's indices)
+            raise IndexRangeError(f"{e} (program for graph {self.graph.name})") from None
         return list(outs)
 
     def __repr__(self) -> str:

@@ -1,0 +1,19 @@
+"""The lowered embedding checks its indices as the interpreter does: one outside the table is
+an ``IndexRangeError`` (a ``GradcError`` and an ``IndexError``), not a read past the array."""
+
+import numpy as np
+import pytest
+
+import gradc
+from gradc.dispatch import apply
+
+
+@pytest.mark.parametrize("bad", [5, -6])
+def test_an_index_outside_the_table_raises(bad):
+    spec = [gradc.TensorSpec((5, 2), gradc.float64), gradc.TensorSpec((3,), gradc.int64)]
+    g = gradc.trace(lambda w, i: apply("embedding", w, i), *spec)
+    prog = gradc.lower(g, optimize=False)
+    w = np.arange(10.0).reshape(5, 2)
+    np.testing.assert_array_equal(prog(w, np.array([0, -1, 4]))[0], w[[0, -1, 4]])
+    with pytest.raises(gradc.errors.IndexRangeError, match="out of range"):
+        prog(w, np.array([0, bad, 1]))
