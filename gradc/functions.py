@@ -382,6 +382,8 @@ def permute(x, *dims):
 @_public
 def transpose(x, dim0, dim1):
     d0, d1 = norm_dim(dim0, x.ndim), norm_dim(dim1, x.ndim)
+    if x.ndim == 0:  # dims 0 and -1 name the one "dim" a 0-d tensor has: nothing to swap
+        return permute(x)
     dims = list(range(x.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
     return permute(x, *dims)
@@ -413,6 +415,8 @@ def flatten(x, start_dim=0, end_dim=-1):
 def squeeze(x, dim=None):
     """Drop size-1 dims (all of them, or those in ``dim``)."""
     dims = range(x.ndim) if dim is None else norm_dims(dim, x.ndim)
+    if x.ndim == 0:  # dim 0 or -1 of a 0-d tensor: nothing to drop
+        dims = ()
     drop = {d for d in dims if isinstance(x.shape[d], int) and x.shape[d] == 1}
     return reshape(x, tuple(s for i, s in enumerate(x.shape) if i not in drop))
 

@@ -214,7 +214,7 @@ pointwise(
     sp.Lambda((x, y), x**y),
     vjps={  # torch: no gradient for x where y == 0, none for y where x == 0 and y >= 0
         0: sp.Piecewise((0, sp.Eq(y, 0)), (ct * y * x ** (y - 1), True)),
-        1: sp.Piecewise((0, sp.Eq(x, 0) & (y >= 0)), (ct * x**y * sp.log(x), True)),
+        1: ct * sp.Piecewise((0, sp.Eq(x, 0) & (y >= 0)), (x**y * sp.log(x), True)),
     },
 )
 pointwise(

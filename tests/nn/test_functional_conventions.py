@@ -131,3 +131,12 @@ def test_view_of_a_transposed_tensor_raises_as_torch_does():
     y = leaf(np.arange(6.0).reshape(2, 3))
     (y.t().contiguous().view(6) * gradc.arange(6)).sum().backward()
     np.testing.assert_array_equal(y.grad.numpy(), [[0, 2, 4], [1, 3, 5]])
+
+
+def test_max_pool2d_sends_a_window_gradient_to_its_last_nan():
+    nan = math.nan
+    x = leaf([[[[0.0, 0.0], [nan, nan]]]])
+    out = F.max_pool2d(x, 2)
+    out.backward(gradc.ones(1, 1, 1, 1, dtype=gradc.float64))
+    assert math.isnan(out.item())
+    np.testing.assert_array_equal(x.grad.numpy(), [[[[0, 0], [0, 1]]]])
