@@ -98,4 +98,3 @@ def test_pow_gradients_at_a_zero_base_and_a_zero_exponent():
     same(out, [0.0, 1.0, inf, 8.0, 0.0])
     same(gx, [0.0, 0.0, -inf, 12.0, inf])
     same(gy, [0.0, 0.0, -inf, 8.0 * math.log(2.0), 0.0])
-

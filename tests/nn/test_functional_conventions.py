@@ -140,3 +140,11 @@ def test_max_pool2d_sends_a_window_gradient_to_its_last_nan():
     out.backward(gradc.ones(1, 1, 1, 1, dtype=gradc.float64))
     assert math.isnan(out.item())
     np.testing.assert_array_equal(x.grad.numpy(), [[[[0, 0], [0, 1]]]])
+
+
+def test_conv2d_same_pads_the_odd_zero_at_the_end_so_no_extra_output_reads_the_weight():
+    """Found by the oracle: cropping an extra output row sent 0 * nan into the input's grad."""
+    x = leaf(np.zeros((2, 1, 1, 2)))
+    w = gradc.tensor([[[[0.0, 0.0]]], [[[0.0, math.nan]]]], dtype=gradc.float64)
+    F.conv2d(x, w, padding="same").sum().backward()
+    assert np.isnan(x.grad.numpy()).tolist() == [[[[False, True]]]] * 2

@@ -126,7 +126,8 @@ def extremum(p: Program):
 @op("clamp", 3)
 def clamp(p: Program):
     x = p.operand()
-    lo, hi = p.draw(st.sampled_from([None, -1.0, 0.0, 0.5])), p.draw(st.sampled_from([None, 1.0, 2]))
+    lo = p.draw(st.sampled_from([None, -1.0, 0.0, 0.5]))
+    hi = p.draw(st.sampled_from([None, 1.0, 2]))
     if lo is None and hi is None:
         lo = 0.0
     form = p.draw(st.sampled_from(["clamp", "clip", "tensor_min"]))

@@ -40,7 +40,8 @@ def cross_entropy(p: Program):
         w = p.leaf((c,), requires_grad=False, elements=st.sampled_from([0.0, 0.5, 1.0, 2.0]))
         args.append(f"weight={w}")
     if kind == "probs":
-        (t,) = assign(p, f"F.softmax({p.leaf(shape, requires_grad=False)}, {0 if unbatched else 1})", "softmax")
+        probs = p.leaf(shape, requires_grad=False)
+        (t,) = assign(p, f"F.softmax({probs}, {0 if unbatched else 1})", "softmax")
         if p.draw(st.integers(0, 5)) == 0:
             args.append(f"ignore_index={p.draw(st.sampled_from([-1, 0]))}")
     else:
@@ -51,7 +52,9 @@ def cross_entropy(p: Program):
             args.append(f"ignore_index={p.draw(st.sampled_from([0, c - 1, -1, -100]))}")
     if p.done:
         return
-    f = p.draw(st.sampled_from(["cross_entropy", "nll_loss"])) if kind == "index" else "cross_entropy"
+    f = "cross_entropy"
+    if kind == "index":
+        f = p.draw(st.sampled_from(["cross_entropy", "nll_loss"]))
     inp = x if f == "cross_entropy" else f"F.log_softmax({x}, {0 if unbatched else 1})"
     assign(p, f"F.{f}({inp}, {t}, {', '.join(args)})", f)
 
@@ -142,4 +145,3 @@ def lacks(p: Program):
         "norm": f"{x}.norm()",
     }[f]
     assign(p, expr, f)
-

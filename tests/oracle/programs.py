@@ -149,11 +149,11 @@ def programs(special: bool = True, inplace: bool = False, max_lines: int = 10):
                 break
             # an op drawn with probability proportional to its weight
             r = draw(st.integers(0, total - 1))
-            for k, w in zip(names, weights):
+            for name, w in zip(names, weights):
                 if r < w:
+                    OPS[name](p)
                     break
                 r -= w
-            OPS[k](p)
         return p.lines, p.leaves
 
     return program()
