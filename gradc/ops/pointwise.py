@@ -14,6 +14,7 @@ import inspect
 import numpy as np
 import sympy as sp
 from sympy.logic.boolalg import BooleanFunction
+from sympy.printing.numpy import NumPyPrinter
 
 from gradc import dtypes
 from gradc.errors import DTypeError, GradcError
@@ -63,8 +64,34 @@ def _select(condlist, choicelist, default=np.nan):
     return np.select(np.broadcast_arrays(*condlist), np.broadcast_arrays(*choicelist), default)
 
 
+def _power(a, b):
+    """IEEE ``pow`` as torch's tensor ``**`` computes it: numpy's ``power`` takes a sqrt fast
+    path for a scalar (or stride-0) exponent 0.5, making ``(-inf) ** 0.5`` nan, not inf."""
+    if np.result_type(a, b).kind == "f":
+        return np.float_power(a, b)  # float64 math; Op.run casts back to the inferred dtype
+    return np.power(a, b)
+
+
+class _Printer(NumPyPrinter):
+    """numpy's printer, but a tensor exponent goes through ``_power``; number exponents keep
+    numpy's own printing (sqrt, squares, reciprocals)."""
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp.is_Number:
+            return super()._print_Pow(expr, rational)
+        return f"_power({self._print(expr.base)}, {self._print(expr.exp)})"
+
+
+_PRINTER_SETTINGS = {"fully_qualified_modules": False, "inline": True}
+
+
 def _impl(lam: sp.Lambda):
-    fn = sp.lambdify(lam.variables, lam.expr, modules=[{"select": _select}, "numpy"])
+    fn = sp.lambdify(
+        lam.variables,
+        lam.expr,
+        modules=[{"select": _select, "_power": _power}, "numpy"],
+        printer=_Printer({**_PRINTER_SETTINGS, "allow_unknown_functions": True}),
+    )
 
     # lambdify prints boolean connectives (And, Or, ITE, ...) as logical_*.reduce((c1, c2)) or
     # select, which need operands of one shape: broadcast (views, no copies) for those only
