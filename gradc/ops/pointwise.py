@@ -67,8 +67,9 @@ def _select(condlist, choicelist, default=np.nan):
 def _power(a, b):
     """IEEE ``pow`` as torch's tensor ``**`` computes it: numpy's ``power`` takes a sqrt fast
     path for a scalar (or stride-0) exponent 0.5, making ``(-inf) ** 0.5`` nan, not inf."""
-    if np.result_type(a, b).kind == "f":
-        return np.float_power(a, b)  # float64 math; Op.run casts back to the inferred dtype
+    dtype = np.result_type(a, b)
+    if dtype.kind == "f":
+        return np.float_power(a, b).astype(dtype, copy=False)  # float_power computes in f64
     return np.power(a, b)
 
 
