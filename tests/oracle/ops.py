@@ -104,10 +104,11 @@ def binary(p: Program):
         expr = f"{x} {sym} {other}"
     else:
         c = p.draw(SCALARS)
-        if sym == "**" and side == "right" and c in (0.5, -0.5):
-            # a known difference, left alone: torch computes x ** 0.5 as sqrt(x), so (-inf)
-            # ** 0.5 is nan there and IEEE's inf in gradc (whose pow sees a 0-d tensor)
-            c = 1.5
+        if sym == "**" and side == "right" and c in (0.5, -0.5, 1.5):
+            # a known difference, left alone: torch computes x ** 0.5 as sqrt(x) and x ** -0.5
+            # as rsqrt(x) (also in the gradient of x ** 1.5), so at x = -inf (or -0.0) torch
+            # gives nan (-inf) where IEEE pow, and gradc, give inf or 0 (+inf)
+            c = 2.5
         expr = f"{c!r} {sym} {x}" if side == "left" else f"{x} {sym} {c!r}"
     assign(p, expr, {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow"}[sym])
 
