@@ -35,6 +35,9 @@ LACKING = collections.Counter()
 
 def check(lines, leaves):
     """Run one program on both; count it; fail with its source on a mismatch."""
+    if os.environ.get("GRADC_ORACLE_LOG"):  # the program about to run, should torch crash
+        with open(os.environ["GRADC_ORACLE_LOG"], "w") as f:
+            f.write("\n".join(line.source for line in lines) + "\n")
     t = execute(lines, "torch", leaves)
     g = execute(lines, "gradc", leaves)
     STATS["programs"] += 1
