@@ -121,6 +121,11 @@ def extremum(p: Program):
         other = repr(p.draw(SCALARS))  # torch.maximum(x, 0.0) is a TypeError
     else:
         other = p.leaf(_broadcastable(p, p.shape(x)), elements=None)
+        a, b = p.ns[x].detach(), p.ns[other].detach()
+        if bool(((a == b) & (a == 0) & (a.signbit() != b.signbit())).any()):
+            # torch's maximum(0.0, -0.0) is one zero or the other by tensor size (scalar vs
+            # vectorised loop): a tie of signed zeros has no answer to match, so make it +0
+            x, other = f"({x} + 0.0)", f"({other} + 0.0)"
     assign(p, f"T.{f}({x}, {other})", f)
 
 
