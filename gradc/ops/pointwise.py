@@ -211,14 +211,15 @@ def elementwise(name: str, fn, doc: str = ""):
 
 
 def _larger(a, b):
-    """``a`` if it is the larger, else ``b``; nan if either is nan: every comparison with nan is
-    false, so nan falls through to ``a + b``. (Written with three explicit cases because sympy
-    folds ``(b, a < b), (a, a >= b)`` into ``(b, a < b), (a, True)``, which drops the nan.)"""
-    return sp.Piecewise((a, a > b), (b, a < b), (a, sp.Eq(a, b)), (a + b, True))
+    """``a`` if it is the larger (or equal), else ``b``; nan if either is nan: every comparison
+    with nan is false, so nan falls through to ``a + b`` (inf - inf is nan too, but equal infs
+    sum to themselves). ``a - b >= 0``, because sympy folds ``(b, a < b), (a, a >= b)`` into
+    ``(b, a < b), (a, True)``, which drops the nan."""
+    return sp.Piecewise((b, a < b), (a, a - b >= 0), (a + b, True))
 
 
 def _smaller(a, b):
-    return sp.Piecewise((a, a < b), (b, a > b), (a, sp.Eq(a, b)), (a + b, True))
+    return sp.Piecewise((b, a > b), (a, a - b <= 0), (a + b, True))
 
 
 def _where_ct(cond):
