@@ -124,9 +124,7 @@ def _extreme(red, arg, binary):
             share = div(cast(mask, x.dtype), sum(cast(mask, x.dtype)))
             return sum(where(mask, mul(x, share), 0.0))
         index = arg(x, dim, keepdim)
-        if not _needs_grad(x):
-            return MinMax(red(x, dim, keepdim), index)
-        # torch: the whole gradient goes to the returned index, ties or not
+        # torch: the value at the returned index (0.0 or -0.0), which gets the whole gradient
         d = norm_dim(dim, x.ndim)
         if x.ndim == 0:
             return MinMax(mul(x, 1), index)

@@ -62,6 +62,12 @@ def _argmax(x, kernel_size, stride, padding, dilation):
     win = windows(pad(x, padding, -np.inf), kernel_size, size, stride, dilation)
     flat = win.reshape(*win.shape[:4], -1)
     idx = flat.argmax(-1)
+    # a window of -infs: torch's scan starts at its first tap inside the input, not padding
+    inside = windows(
+        pad(np.ones((1, 1, *x.shape[2:])), padding, 0.0), kernel_size, size, stride, dilation
+    )
+    first = inside.reshape(*inside.shape[:4], -1).argmax(-1)
+    idx = np.where(np.take_along_axis(flat, idx[..., None], -1)[..., 0] == -np.inf, first, idx)
     nan = np.isnan(flat)
     if nan.any():
         last = flat.shape[-1] - 1 - nan[..., ::-1].argmax(-1)

@@ -148,3 +148,10 @@ def test_conv2d_same_pads_the_odd_zero_at_the_end_so_no_extra_output_reads_the_w
     w = gradc.tensor([[[[0.0, 0.0]]], [[[0.0, math.nan]]]], dtype=gradc.float64)
     F.conv2d(x, w, padding="same").sum().backward()
     assert np.isnan(x.grad.numpy()).tolist() == [[[[False, True]]]] * 2
+
+
+def test_max_pool2d_sends_a_window_of_minus_infs_to_its_first_tap_inside_the_input():
+    """Found by the oracle: the gradient went to the padding (lost), torch's scan starts inside."""
+    x = leaf([[[[-math.inf, -math.inf], [-math.inf, 1.0]]]])
+    F.max_pool2d(x, 2, stride=1, padding=1).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[[[3, 1], [1, 4]]]])  # torch 2.13
