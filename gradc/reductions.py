@@ -116,7 +116,7 @@ def _extreme(red, arg, binary):
         if isinstance(dim, _tensor_cls()):
             return binary(x, dim)
         if dim is None:
-            if not _needs_grad(x) or x.ndim == 0:
+            if not _needs_grad(x):
                 return red(x)
             # torch: ties share the gradient, and a nan result sends it to the nans
             v = red(x).detach()
