@@ -7,7 +7,6 @@ table through ``apply``; Tensor methods and operators are these same functions.
 from __future__ import annotations
 
 import builtins
-from collections import namedtuple
 
 from gradc import dtypes
 from gradc.dispatch import apply
@@ -136,141 +135,6 @@ def cast(x, dtype):
     return x if x.dtype is dtype else apply("cast", x, dtype=dtype)
 
 
-# ---- reductions ------------------------------------------------------------------------------
-def reduce_dims(dim, ndim: int) -> tuple:
-    """The dims a reduction's ``dim`` argument names, as torch reads it: None and an empty list
-    mean every dim; a 0-d tensor takes ``dim`` 0 or -1 and has no dims to reduce."""
-    if dim is not None and not isinstance(dim, int) and len(dim) == 0:
-        dim = None
-    dims = norm_dims(dim, ndim)
-    return () if ndim == 0 else dims
-
-
-@_public
-def sum(x, dim=None, keepdim=False, *, dtype=None):
-    """Sum over ``dim`` (an int, a tuple, or None / () for all dims)."""
-    if dtype is not None:
-        x = cast(x, dtype)
-    return apply("sum", x, dim=reduce_dims(dim, x.ndim), keepdim=bool(keepdim))
-
-
-@_public
-def mean(x, dim=None, keepdim=False, *, dtype=None):
-    """Mean over ``dim``; float tensors only, as in torch."""
-    if dtype is not None:
-        x = cast(x, dtype)
-    if not x.dtype.is_floating_point:
-        raise DTypeError(
-            f"mean needs a floating point tensor, got {x.dtype.name}: convert with .float()",
-            op=f"mean({x.type})",
-        )
-    dims = reduce_dims(dim, x.ndim)
-    count = prod([x.shape[d] for d in dims])
-    return div(apply("sum", x, dim=dims, keepdim=bool(keepdim)), count)
-
-
-@_public
-def amax(x, dim=None, keepdim=False):
-    """The largest value over ``dim``; ties share the gradient equally (torch's amax)."""
-    return apply("amax", x, dim=reduce_dims(dim, x.ndim), keepdim=bool(keepdim))
-
-
-@_public
-def amin(x, dim=None, keepdim=False):
-    """The smallest value over ``dim``; ties share the gradient equally (torch's amin)."""
-    return apply("amin", x, dim=reduce_dims(dim, x.ndim), keepdim=bool(keepdim))
-
-
-def _arg_dim(dim, ndim):
-    """A 0-d tensor takes dim 0 or -1 and answers 0, as with no dim."""
-    if dim is None:
-        return None
-    dim = norm_dim(dim, ndim)
-    return None if ndim == 0 else dim
-
-
-@_public
-def argmax(x, dim=None, keepdim=False):
-    dim = _arg_dim(dim, x.ndim)
-    return apply("argmax", x, dim=dim, keepdim=bool(keepdim))
-
-
-@_public
-def argmin(x, dim=None, keepdim=False):
-    dim = _arg_dim(dim, x.ndim)
-    return apply("argmin", x, dim=dim, keepdim=bool(keepdim))
-
-
-MinMax = namedtuple("MinMax", ["values", "indices"])
-
-
-def _needs_grad(x) -> bool:
-    from gradc.autograd import grad_mode
-
-    return x.requires_grad and grad_mode.is_grad_enabled()
-
-
-def _pick(x, mask, dim, keepdim):
-    """``x`` summed over ``dim`` where ``mask`` holds (``where``, so an inf elsewhere and an inf
-    cotangent stay out): the value at the selected entries, the gradient routed to them only."""
-    return sum(where(mask, x, 0.0), dim, keepdim)
-
-
-def _extreme(red, arg, binary):
-    def f(x, dim=None, keepdim=False):
-        if isinstance(dim, _tensor_cls()):
-            return binary(x, dim)
-        if dim is None:
-            if not _needs_grad(x) or x.ndim == 0:
-                return red(x)
-            # torch: ties share the gradient, and a nan result sends it to the nans
-            v = red(x).detach()
-            mask = add(eq(x, v), mul(isnan(x), isnan(v)))  # bool + and * are or and and
-            share = div(cast(mask, x.dtype), sum(cast(mask, x.dtype)))
-            return sum(where(mask, mul(x, share), 0.0))
-        index = arg(x, dim, keepdim)
-        if not _needs_grad(x):
-            return MinMax(red(x, dim, keepdim), index)
-        # torch: the whole gradient goes to the returned index, ties or not
-        d = norm_dim(dim, x.ndim)
-        if x.ndim == 0:
-            return MinMax(mul(x, 1), index)
-        n = x.shape[d]
-        classes = reshape(_arange(n), (n,) + (1,) * (x.ndim - d - 1))
-        mask = eq(index if keepdim else unsqueeze(index, d), classes)
-        return MinMax(_pick(x, mask, d, keepdim), index)
-
-    return f
-
-
-def _arange(n):
-    from gradc.creation import arange
-
-    return arange(n)
-
-
-@_public
-def isnan(x):
-    """Where ``x`` is nan (x != x)."""
-    return ne(x, x)
-
-
-def _named(f, name, doc):
-    f.__name__ = f.__qualname__ = name
-    f.__doc__ = doc
-    return _public(f)
-
-
-max = _named(
-    _extreme(amax, argmax, maximum),
-    "max",
-    "max(x): the largest value; max(x, dim): (values, indices); max(x, y): maximum.",
-)
-min = _named(
-    _extreme(amin, argmin, minimum),
-    "min",
-    "min(x): the smallest value; min(x, dim): (values, indices); min(x, y): minimum.",
-)
 __all__ += [
     "true_divide",
     "multiply",
@@ -383,6 +247,8 @@ def permute(x, *dims):
 @_public
 def transpose(x, dim0, dim1):
     d0, d1 = norm_dim(dim0, x.ndim), norm_dim(dim1, x.ndim)
+    if x.ndim == 0:  # dims 0 and -1 name the one "dim" a 0-d tensor has: nothing to swap
+        return permute(x)
     dims = list(range(x.ndim))
     dims[d0], dims[d1] = dims[d1], dims[d0]
     return permute(x, *dims)
@@ -414,6 +280,8 @@ def flatten(x, start_dim=0, end_dim=-1):
 def squeeze(x, dim=None):
     """Drop size-1 dims (all of them, or those in ``dim``)."""
     dims = range(x.ndim) if dim is None else norm_dims(dim, x.ndim)
+    if x.ndim == 0:  # dim 0 or -1 of a 0-d tensor: nothing to drop
+        dims = ()
     drop = {d for d in dims if isinstance(x.shape[d], int) and x.shape[d] == 1}
     return reshape(x, tuple(s for i, s in enumerate(x.shape) if i not in drop))
 
@@ -485,3 +353,10 @@ def zeros_like(x, *, dtype=None, device=None, requires_grad=False):
 @_public
 def ones_like(x, *, dtype=None, device=None, requires_grad=False):
     return full_like(x, 1, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+# reductions have their own file; they are part of this API all the same
+from gradc.reductions import *  # noqa: E402, F403
+from gradc.reductions import __all__ as _reductions  # noqa: E402
+
+__all__ += _reductions

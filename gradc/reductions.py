@@ -1,199 +1,166 @@
-"""torch's reductions beyond sum/mean/max: ``prod``, ``var``/``std`` (``correction=``), ``norm``,
-``logsumexp``, ``cumsum``, and ``gradc.softmax``/``x.softmax(dim)``.
-
-``prod`` and ``cumsum`` are ops of the table (``gradc/ops/scan.py``); the rest are compositions.
-
->>> x = gradc.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
->>> x.var(0), x.std(correction=0), x.norm(dim=1), x.logsumexp(1), x.cumsum(0), x.prod()
+"""Reductions (``sum``, ``mean``, ``amax``, ``max``, ``argmax``...): how torch reads ``dim``,
+and where ``max``/``min`` send their gradient. Re-exported by ``gradc.functions``.
 """
 
 from __future__ import annotations
 
-import functools
-import math
+from collections import namedtuple
 
-from gradc import dtypes
-from gradc import functions as fn
 from gradc.dispatch import apply
-from gradc.errors import DTypeError, GradcError, with_op_context
-from gradc.shapes import norm_dim, norm_dims
-from gradc.shapes import prod as _size
+from gradc.errors import DTypeError, with_op_context
+from gradc.functions import (
+    _tensor_cls,
+    add,
+    cast,
+    div,
+    eq,
+    maximum,
+    minimum,
+    mul,
+    ne,
+    reshape,
+    unsqueeze,
+    where,
+)
+from gradc.shapes import norm_dim, norm_dims, prod
 
-__all__: list = []
-
-
-def _public(f):
-    __all__.append(f.__name__)
-    return with_op_context(axis_alias(f))
-
-
-def axis_alias(f):
-    """Accept numpy's ``axis=`` for ``dim=``, as torch's reductions do."""
-
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
-        if "axis" in kwargs:
-            if "dim" in kwargs:
-                raise GradcError(f"{f.__name__}() got both dim= and axis=")
-            kwargs["dim"] = kwargs.pop("axis")
-        return f(*args, **kwargs)
-
-    return wrapper
+__all__ = ["reduce_dims"]
 
 
-def _dims(dim, ndim: int) -> tuple:
-    """``norm_dims``, except that a 0-d tensor has no dim to reduce: torch accepts dim 0 or -1
-    there and returns the value itself."""
+def _public(fn):
+    __all__.append(fn.__name__)
+    return with_op_context(fn)
+
+
+def reduce_dims(dim, ndim: int) -> tuple:
+    """The dims a reduction's ``dim`` argument names, as torch reads it: None and an empty list
+    mean every dim; a 0-d tensor takes ``dim`` 0 or -1 and has no dims to reduce."""
+    if dim is not None and not isinstance(dim, int) and len(dim) == 0:
+        dim = None
     dims = norm_dims(dim, ndim)
     return () if ndim == 0 else dims
 
 
-def _floating(input, what: str):
-    if not input.dtype.is_floating_point:
+@_public
+def sum(x, dim=None, keepdim=False, *, dtype=None):
+    """Sum over ``dim`` (an int, a tuple, or None / () for all dims)."""
+    if dtype is not None:
+        x = cast(x, dtype)
+    return apply("sum", x, dim=reduce_dims(dim, x.ndim), keepdim=bool(keepdim))
+
+
+@_public
+def mean(x, dim=None, keepdim=False, *, dtype=None):
+    """Mean over ``dim``; float tensors only, as in torch."""
+    if dtype is not None:
+        x = cast(x, dtype)
+    if not x.dtype.is_floating_point:
         raise DTypeError(
-            f"{what} only supports floating point dtypes, got {input.dtype.name}: use .float()"
+            f"mean needs a floating point tensor, got {x.dtype.name}: convert with .float()",
+            op=f"mean({x.type})",
         )
+    dims = reduce_dims(dim, x.ndim)
+    count = prod([x.shape[d] for d in dims])
+    return div(apply("sum", x, dim=dims, keepdim=bool(keepdim)), count)
 
 
 @_public
-def prod(input, dim=None, keepdim=False, *, dtype=None):
-    """Product over ``dim`` (an int, or None for every element); ints give int64, as torch."""
-    if dtype is not None:
-        input = fn.cast(input, dtype)
+def amax(x, dim=None, keepdim=False):
+    """The largest value over ``dim``; ties share the gradient equally (torch's amax)."""
+    return apply("amax", x, dim=reduce_dims(dim, x.ndim), keepdim=bool(keepdim))
+
+
+@_public
+def amin(x, dim=None, keepdim=False):
+    """The smallest value over ``dim``; ties share the gradient equally (torch's amin)."""
+    return apply("amin", x, dim=reduce_dims(dim, x.ndim), keepdim=bool(keepdim))
+
+
+def _arg_dim(dim, ndim):
+    """A 0-d tensor takes dim 0 or -1 and answers 0, as with no dim."""
     if dim is None:
-        return apply("prod", input, dim=tuple(range(input.ndim)), keepdim=False)
-    return apply(
-        "prod", input, dim=_dims((norm_dim(dim, input.ndim),), input.ndim), keepdim=bool(keepdim)
-    )
+        return None
+    dim = norm_dim(dim, ndim)
+    return None if ndim == 0 else dim
 
 
 @_public
-def cumsum(input, dim, *, dtype=None):
-    """Running sum along ``dim``; bool and int tensors give int64."""
-    if dtype is not None:
-        input = fn.cast(input, dtype)
-    return apply("cumsum", input, dim=norm_dim(dim, input.ndim))
-
-
-def _correction(unbiased, correction):
-    if correction is not None and unbiased is not None:
-        raise GradcError("pass either unbiased or correction, not both")
-    if correction is not None:
-        return correction
-    return 1 if unbiased is None or unbiased else 0
+def argmax(x, dim=None, keepdim=False):
+    dim = _arg_dim(dim, x.ndim)
+    return apply("argmax", x, dim=dim, keepdim=bool(keepdim))
 
 
 @_public
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """Variance over ``dim``: the squared deviations summed and divided by ``N - correction``
-    (``correction=1``, Bessel's, by default; ``unbiased=False`` means 0)."""
-    _floating(input, "std and var")
-    if isinstance(dim, bool):  # torch's old var(input, unbiased)
-        dim, unbiased = None, dim
-    c = _correction(unbiased, correction)
-    dims = _dims(dim, input.ndim)
-    n = _size([input.shape[d] for d in dims])
-    dev = fn.sub(input, fn.mean(input, dims, keepdim=True))
-    return fn.div(fn.sum(fn.mul(dev, dev), dims, keepdim=bool(keepdim)), n - c)
+def argmin(x, dim=None, keepdim=False):
+    dim = _arg_dim(dim, x.ndim)
+    return apply("argmin", x, dim=dim, keepdim=bool(keepdim))
+
+
+MinMax = namedtuple("MinMax", ["values", "indices"])
+
+
+def _needs_grad(x) -> bool:
+    from gradc.autograd import grad_mode
+
+    return x.requires_grad and grad_mode.is_grad_enabled()
+
+
+def _pick(x, mask, dim, keepdim):
+    """``x`` summed over ``dim`` where ``mask`` holds (``where``, so an inf elsewhere and an inf
+    cotangent stay out): the value at the selected entries, the gradient routed to them only."""
+    return sum(where(mask, x, 0.0), dim, keepdim)
+
+
+def _extreme(red, arg, binary):
+    def f(x, dim=None, keepdim=False):
+        if isinstance(dim, _tensor_cls()):
+            return binary(x, dim)
+        if dim is None:
+            if not _needs_grad(x):
+                return red(x)
+            # torch: ties share the gradient, and a nan result sends it to the nans
+            v = red(x).detach()
+            mask = add(eq(x, v), mul(isnan(x), isnan(v)))  # bool + and * are or and and
+            share = div(cast(mask, x.dtype), sum(cast(mask, x.dtype)))
+            return sum(where(mask, mul(x, share), 0.0))
+        index = arg(x, dim, keepdim)
+        # torch: the value at the returned index (0.0 or -0.0), which gets the whole gradient
+        d = norm_dim(dim, x.ndim)
+        if x.ndim == 0:
+            return MinMax(mul(x, 1), index)
+        n = x.shape[d]
+        classes = reshape(_arange(n), (n,) + (1,) * (x.ndim - d - 1))
+        mask = eq(index if keepdim else unsqueeze(index, d), classes)
+        return MinMax(_pick(x, mask, d, keepdim), index)
+
+    return f
+
+
+def _arange(n):
+    from gradc.creation import arange
+
+    return arange(n)
 
 
 @_public
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """``sqrt(var(...))``; see ``var``. Where the deviations are all 0 the gradient is 0, as
-    torch's (not sqrt's inf times 0)."""
-    return _safe_sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+def isnan(x):
+    """Where ``x`` is nan (x != x)."""
+    return ne(x, x)
 
 
-@_public
-def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """``(var, mean)`` over the same dims."""
-    return (
-        var(input, dim, unbiased, keepdim, correction=correction),
-        fn.mean(input, dim, keepdim=keepdim),
-    )
+def _named(f, name, doc):
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    return _public(f)
 
 
-@_public
-def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    """``(std, mean)`` over the same dims."""
-    return (
-        std(input, dim, unbiased, keepdim, correction=correction),
-        fn.mean(input, dim, keepdim=keepdim),
-    )
-
-
-def _safe_sqrt(s):
-    """``sqrt(s)`` whose gradient is 0 where ``s == 0`` (torch's norm at the origin), not nan."""
-    zero = fn.eq(s, 0)
-    return fn.where(zero, 0.0, fn.sqrt(fn.where(zero, 1.0, s)))
-
-
-@_public
-def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
-    """Vector norm over ``dim`` (all elements by default): ``p`` = 2 or ``"fro"`` (Euclidean),
-    1, ``inf``, ``-inf``, 0 (count of nonzeros) or any other number (``sum |x|^p ^ (1/p)``).
-    The gradient at the origin is 0, as torch's."""
-    if dtype is not None:
-        input = fn.cast(input, dtype)
-    _floating(input, "norm")
-    if p == "nuc":
-        raise GradcError("the nuclear norm is not supported; use p=2, 'fro', 1, inf, ...")
-    dims, keep = _dims(dim, input.ndim), bool(keepdim)
-    a = fn.abs(input)
-    if p in ("fro", 2, 2.0):
-        return _safe_sqrt(fn.sum(fn.mul(input, input), dims, keepdim=keep))
-    if p == 1:
-        return fn.sum(a, dims, keepdim=keep)
-    if p == math.inf:
-        return fn.amax(a, dims, keepdim=keep)
-    if p == -math.inf:
-        return fn.amin(a, dims, keepdim=keep)
-    if p == 0:
-        return fn.sum(fn.cast(fn.ne(input, 0), input.dtype), dims, keepdim=keep)
-    if not isinstance(p, (int, float)):
-        raise GradcError(f"norm got an unknown order p={p!r}")
-    s = fn.sum(fn.pow(a, p), dims, keepdim=keep)
-    if p > 0:  # like the 2-norm: gradient 0 (not nan) at the origin
-        zero = fn.eq(s, 0)
-        return fn.where(zero, 0.0, fn.pow(fn.where(zero, 1.0, s), 1.0 / p))
-    return fn.pow(s, 1.0 / p)
-
-
-@_public
-def logsumexp(input, dim, keepdim=False):
-    """``log(sum(exp(x)))`` over ``dim``, shifted by the (detached) max so exp cannot overflow;
-    rows of ``-inf`` give ``-inf`` and an ``inf`` gives ``inf``, as torch."""
-    if not input.dtype.is_floating_point:
-        input = fn.cast(input, dtypes.get_default_dtype())
-    dims = _dims(dim, input.ndim)
-    m = fn.amax(input, dims, keepdim=True).detach()
-    m = fn.where(apply("isinf", m), 0.0, m)  # no inf - inf = nan
-    s = fn.sum(fn.exp(fn.sub(input, m)), dims, keepdim=True)
-    out = fn.add(fn.log(s), m)
-    return out if keepdim else fn.squeeze(out, dims)
-
-
-@_public
-def softmax(input, dim, dtype=None):
-    """``exp(x) / sum(exp(x))`` along ``dim`` (torch.softmax; same as nn.functional.softmax)."""
-    from gradc.nn import functional as F
-
-    return F.softmax(input, dim, dtype=dtype)
-
-
-@_public
-def log_softmax(input, dim, dtype=None):
-    """``x - logsumexp(x)`` along ``dim`` (torch.log_softmax)."""
-    from gradc.nn import functional as F
-
-    return F.log_softmax(input, dim, dtype=dtype)
-
-
-def _methods():
-    from gradc._tensor import Tensor
-
-    for name in __all__:
-        setattr(Tensor, name, globals()[name])
-
-
-_methods()
+max = _named(
+    _extreme(amax, argmax, maximum),
+    "max",
+    "max(x): the largest value; max(x, dim): (values, indices); max(x, y): maximum.",
+)
+min = _named(
+    _extreme(amin, argmin, minimum),
+    "min",
+    "min(x): the smallest value; min(x, dim): (values, indices); min(x, y): minimum.",
+)

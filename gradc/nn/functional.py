@@ -84,23 +84,22 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     one more on the bottom/right, as torch does).
     """
     stride, dilation = pair(stride, "stride", minimum=1), pair(dilation, "dilation", minimum=1)
-    crop = (0, 0)
+    extra = (0, 0)
     if isinstance(padding, str):
-        padding, crop = _string_padding(padding, weight, stride, dilation)
+        padding, extra = _string_padding(padding, weight, stride, dilation)
     padding = pair(padding, "padding")
     if not isinstance(groups, int) or groups < 1:
         raise GradcError(f"groups must be a positive int, got {groups!r}")
     x, squeeze = _unbatched(input, 4, "conv2d")
+    x = _extend(x, extra, 0.0)  # 'same' with an odd total padding: the odd one at the end
     args = (x, weight) if bias is None else (x, weight, bias)
     out = apply("conv2d", *args, stride=stride, padding=padding, dilation=dilation, groups=groups)
-    if crop != (0, 0):  # padded one more on the top/left too: drop that first row/column
-        out = out[:, :, crop[0] :, crop[1] :]
     return fn.squeeze(out, 0) if squeeze else out
 
 
 def _string_padding(padding, weight, stride, dilation):
-    """``(padding, crop)``: 'same' with an odd total ``dilation * (k - 1)`` pads
-    ``ceil(total / 2)`` on both sides and crops the first output row (column)."""
+    """``(padding, extra)``: 'same' pads ``total // 2`` on both sides, ``total = dilation *
+    (k - 1)``, and ``total % 2`` more zeros on the bottom / right (as torch does)."""
     if padding == "valid":
         return 0, (0, 0)
     if padding != "same":
@@ -108,7 +107,7 @@ def _string_padding(padding, weight, stride, dilation):
     if stride != (1, 1):
         raise GradcError("padding='same' is not supported for strided convolutions")
     total = [d * (k - 1) for d, k in zip(dilation, weight.shape[2:])]
-    return tuple((t + 1) // 2 for t in total), tuple(t % 2 for t in total)
+    return tuple(t // 2 for t in total), tuple(t % 2 for t in total)
 
 
 def _pool_args(kernel_size, stride, padding):

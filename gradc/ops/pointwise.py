@@ -14,6 +14,7 @@ import inspect
 import numpy as np
 import sympy as sp
 from sympy.logic.boolalg import BooleanFunction
+from sympy.printing.numpy import NumPyPrinter
 
 from gradc import dtypes
 from gradc.errors import DTypeError, GradcError
@@ -63,8 +64,35 @@ def _select(condlist, choicelist, default=np.nan):
     return np.select(np.broadcast_arrays(*condlist), np.broadcast_arrays(*choicelist), default)
 
 
+def _power(a, b):
+    """IEEE ``pow`` as torch's tensor ``**`` computes it: numpy's ``power`` takes a sqrt fast
+    path for a scalar (or stride-0) exponent 0.5, making ``(-inf) ** 0.5`` nan, not inf."""
+    dtype = np.result_type(a, b)
+    if dtype.kind == "f":
+        return np.float_power(a, b).astype(dtype, copy=False)  # float_power computes in f64
+    return np.power(a, b)
+
+
+class _Printer(NumPyPrinter):
+    """numpy's printer, but a tensor exponent goes through ``_power``; number exponents keep
+    numpy's own printing (sqrt, squares, reciprocals)."""
+
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp.is_Number:
+            return super()._print_Pow(expr, rational)
+        return f"_power({self._print(expr.base)}, {self._print(expr.exp)})"
+
+
+_PRINTER_SETTINGS = {"fully_qualified_modules": False, "inline": True}
+
+
 def _impl(lam: sp.Lambda):
-    fn = sp.lambdify(lam.variables, lam.expr, modules=[{"select": _select}, "numpy"])
+    fn = sp.lambdify(
+        lam.variables,
+        lam.expr,
+        modules=[{"select": _select, "_power": _power}, "numpy"],
+        printer=_Printer({**_PRINTER_SETTINGS, "allow_unknown_functions": True}),
+    )
 
     # lambdify prints boolean connectives (And, Or, ITE, ...) as logical_*.reduce((c1, c2)) or
     # select, which need operands of one shape: broadcast (views, no copies) for those only
@@ -209,14 +237,15 @@ def elementwise(name: str, fn, doc: str = ""):
 
 
 def _larger(a, b):
-    """``a`` if it is the larger, else ``b``; nan if either is nan: every comparison with nan is
-    false, so nan falls through to ``a + b``. (Written with three explicit cases because sympy
-    folds ``(b, a < b), (a, a >= b)`` into ``(b, a < b), (a, True)``, which drops the nan.)"""
-    return sp.Piecewise((a, a > b), (b, a < b), (a, sp.Eq(a, b)), (a + b, True))
+    """``a`` if it is the larger (or equal), else ``b``; nan if either is nan: every comparison
+    with nan is false, so nan falls through to ``a + b`` (inf - inf is nan too, but equal infs
+    sum to themselves). ``a - b >= 0``, because sympy folds ``(b, a < b), (a, a >= b)`` into
+    ``(b, a < b), (a, True)``, which drops the nan."""
+    return sp.Piecewise((b, a < b), (a, a - b >= 0), (a + b, True))
 
 
 def _smaller(a, b):
-    return sp.Piecewise((a, a < b), (b, a > b), (a, sp.Eq(a, b)), (a + b, True))
+    return sp.Piecewise((b, a > b), (a, a - b <= 0), (a + b, True))
 
 
 def _where_ct(cond):
@@ -262,9 +291,9 @@ class pow(sp.Function):  # noqa: A001  (printed by name: Python's, numba's and C
 pointwise(
     "pow",
     sp.Lambda((x, y), x**y),
-    vjps={  # ct inside the branches: an exact 0 does not turn an inf ct into nan
+    vjps={  # torch: no gradient for x where y == 0, none for y where x == 0 and y >= 0
         0: sp.Piecewise((0, sp.Eq(y, 0)), (ct * y * pow(x, y - 1), True)),
-        1: sp.Piecewise((0, sp.Eq(x, 0) & (y >= 0)), (ct * pow(x, y) * sp.log(x), True)),
+        1: ct * sp.Piecewise((0, sp.Eq(x, 0) & (y >= 0)), (pow(x, y) * sp.log(x), True)),
     },
 )
 pointwise(

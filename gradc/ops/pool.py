@@ -57,10 +57,23 @@ def _max_impl(x, *, kernel_size, stride, padding, dilation):
 
 
 def _argmax(x, kernel_size, stride, padding, dilation):
-    """Row-major index of each window's first maximum, ``[N, C, OH, OW]``."""
+    """Row-major index of each window's first maximum, ``[N, C, OH, OW]``; in a window with
+    nans, its last nan (torch's scan takes a nan over anything, a later nan included)."""
     size = out_hw(x.shape[2:], kernel_size, stride, padding, dilation)
     win = windows(pad(x, padding, -np.inf), kernel_size, size, stride, dilation)
-    return win.reshape(*win.shape[:4], -1).argmax(-1), size
+    flat = win.reshape(*win.shape[:4], -1)
+    idx = flat.argmax(-1)
+    # a window of -infs: torch's scan starts at its first tap inside the input, not padding
+    inside = windows(
+        pad(np.ones((1, 1, *x.shape[2:])), padding, 0.0), kernel_size, size, stride, dilation
+    )
+    first = inside.reshape(*inside.shape[:4], -1).argmax(-1)
+    idx = np.where(np.take_along_axis(flat, idx[..., None], -1)[..., 0] == -np.inf, first, idx)
+    nan = np.isnan(flat)
+    if nan.any():
+        last = flat.shape[-1] - 1 - nan[..., ::-1].argmax(-1)
+        idx = np.where(nan.any(-1), last, idx)
+    return idx, size
 
 
 def _routed_infer(ct, x, *, kernel_size, stride, padding, dilation) -> TensorType:

@@ -1,7 +1,7 @@
-"""gradc/math_functions.py and gradc/reductions.py: values, result dtypes and gradient conventions
-as torch has them, written out so they run without torch; then the same calls against torch
-where it is installed. The primitives' vjps are checked by the op table (op_cases_more.py); the
-compositions here get their own hypothesis gradcheck."""
+"""gradc/math_functions.py and gradc/reductions_more.py: values, result dtypes and gradient
+conventions as torch has them, written out so they run without torch; then the same calls
+against torch where it is installed. The primitives' vjps are checked by the op table
+(op_cases_more.py); the compositions here get their own hypothesis gradcheck."""
 
 from __future__ import annotations
 

@@ -98,3 +98,9 @@ def test_pow_gradients_at_a_zero_base_and_a_zero_exponent():
     same(out, [0.0, 1.0, inf, 8.0, 0.0])
     same(gx, [0.0, 0.0, -inf, 12.0, inf])
     same(gy, [0.0, 0.0, -inf, 8.0 * math.log(2.0), 0.0])
+
+
+def test_a_tensor_exponent_of_one_half_is_ieee_pow_not_sqrt():
+    """Found by the oracle: numpy's power takes a sqrt fast path for a 0-d exponent 0.5."""
+    x = gradc.tensor([-inf, 4.0], dtype=gradc.float64)
+    same((x ** gradc.tensor(0.5, dtype=gradc.float64)).numpy(), [inf, 2.0])

@@ -99,3 +99,16 @@ def test_max_dim_keepdim_and_negative_dims():
     assert values.shape == (2, 1, 4) and indices.shape == (2, 1, 4)
     values.sum().backward()
     assert x.grad.numpy().sum(1).tolist() == np.ones((2, 4)).tolist()
+
+
+def test_min_dim_returns_the_value_at_its_index_signed_zero_included():
+    """Found by the oracle: amin's -0.0 where torch returns the first minimum, +0.0."""
+    values, indices = gradc.tensor([0.0, -0.0], dtype=gradc.float64).min(0)
+    assert indices.item() == 0 and math.copysign(1.0, values.item()) == 1.0
+
+
+def test_max_of_a_0d_nan_passes_its_gradient():
+    """Found by the oracle: a 0-d input took amax's rule (nan gradient at nan)."""
+    x = leaf(nan)
+    x.max().backward()
+    assert x.grad.item() == 1.0

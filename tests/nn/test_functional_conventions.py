@@ -131,3 +131,27 @@ def test_view_of_a_transposed_tensor_raises_as_torch_does():
     y = leaf(np.arange(6.0).reshape(2, 3))
     (y.t().contiguous().view(6) * gradc.arange(6)).sum().backward()
     np.testing.assert_array_equal(y.grad.numpy(), [[0, 2, 4], [1, 3, 5]])
+
+
+def test_max_pool2d_sends_a_window_gradient_to_its_last_nan():
+    nan = math.nan
+    x = leaf([[[[0.0, 0.0], [nan, nan]]]])
+    out = F.max_pool2d(x, 2)
+    out.backward(gradc.ones(1, 1, 1, 1, dtype=gradc.float64))
+    assert math.isnan(out.item())
+    np.testing.assert_array_equal(x.grad.numpy(), [[[[0, 0], [0, 1]]]])
+
+
+def test_conv2d_same_pads_the_odd_zero_at_the_end_so_no_extra_output_reads_the_weight():
+    """Found by the oracle: cropping an extra output row sent 0 * nan into the input's grad."""
+    x = leaf(np.zeros((2, 1, 1, 2)))
+    w = gradc.tensor([[[[0.0, 0.0]]], [[[0.0, math.nan]]]], dtype=gradc.float64)
+    F.conv2d(x, w, padding="same").sum().backward()
+    assert np.isnan(x.grad.numpy()).tolist() == [[[[False, True]]]] * 2
+
+
+def test_max_pool2d_sends_a_window_of_minus_infs_to_its_first_tap_inside_the_input():
+    """Found by the oracle: the gradient went to the padding (lost), torch's scan starts inside."""
+    x = leaf([[[[-math.inf, -math.inf], [-math.inf, 1.0]]]])
+    F.max_pool2d(x, 2, stride=1, padding=1).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[[[3, 1], [1, 4]]]])  # torch 2.13

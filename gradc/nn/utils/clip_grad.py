@@ -9,7 +9,7 @@ from gradc._tensor import Tensor
 from gradc.autograd.grad_mode import no_grad
 from gradc.creation import tensor
 from gradc.errors import GradcError
-from gradc.reductions import norm
+from gradc.reductions_more import norm
 
 
 class NonFiniteNormError(GradcError, RuntimeError):
