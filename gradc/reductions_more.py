@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import math
 
+import sympy
+
 from gradc import dtypes
 from gradc import functions as fn
 from gradc.dispatch import apply
@@ -94,7 +96,10 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     dims = _dims(dim, input.ndim)
     n = _size([input.shape[d] for d in dims])
     dev = fn.sub(input, fn.mean(input, dims, keepdim=True))
-    return fn.div(fn.sum(fn.mul(dev, dev), dims, keepdim=bool(keepdim)), n - c)
+    # torch divides by max(N - correction, 0): no elements (or fewer than the correction)
+    # give nan or inf, never a sign-flipped 0
+    d = max(n - c, 0) if isinstance(n, int) else sympy.Max(n - c, 0)
+    return fn.div(fn.sum(fn.mul(dev, dev), dims, keepdim=bool(keepdim)), d)
 
 
 @_public

@@ -2,10 +2,10 @@
 row-major tap index of its first max), ``max_pool2d_scatter`` (ct added at those taps) and
 ``max_pool2d_gather`` (g read at those taps).
 
-The scan matches numpy's ``argmax`` over the -inf padded window, as the op's impl does: the
-first tap starts the scan, a later tap wins only if strictly greater or the first NaN. An index
-may name a padded tap (a window of -inf only); scatter drops it and gather reads 0 there, as the
-impl's pad and unpad do.
+The scan matches the op's impl: numpy's ``argmax`` over the -inf padded window (the first tap
+starts the scan, a later tap wins only if strictly greater or the first NaN), then a window with
+NaNs takes its last NaN and a window of -infs its first tap inside the input. An index names a
+padded tap only for a window with no tap inside; scatter drops it and gather reads 0 there.
 """
 
 from __future__ import annotations
@@ -27,18 +27,32 @@ def _indices(w, node, ins, out):
     dims = [f"{out}.shape[{k}]" for k in range(4)]
     with w.loops(dims) as (n, c, oh, ow):
         best, bt, first = w.fresh("best"), w.fresh("bt"), w.fresh("first")
+        inside, lastnan = w.fresh("inside"), w.fresh("lastnan")
         w.line(f"{best} = -np.inf")
         w.line(f"{bt} = 0")
         w.line(f"{first} = True")
+        w.line(f"{inside} = -1")
+        w.line(f"{lastnan} = -1")
         with _taps(w, node.attrs, oh, ow, "_H", "_W", bounds=False) as (h, xx, i, j):
-            v = w.fresh("v")
+            v, tap = w.fresh("v"), w.fresh("tap")
             w.line(f"{v} = -np.inf")
+            w.line(f"{tap} = {i} * {kw} + {j}")
             with w.block(f"if {_inside(h, xx)}:"):
                 w.line(f"{v} = {x}[{n}, {c}, {h}, {xx}]")
+                with w.block(f"if {inside} < 0:"):
+                    w.line(f"{inside} = {tap}")
+            with w.block(f"if {v} != {v}:"):
+                w.line(f"{lastnan} = {tap}")
             with w.block(f"if {first} or ({best} == {best} and ({v} > {best} or {v} != {v})):"):
                 w.line(f"{best} = {v}")
-                w.line(f"{bt} = {i} * {kw} + {j}")
+                w.line(f"{bt} = {tap}")
                 w.line(f"{first} = False")
+        # the impl's rules after numpy's argmax: a window with nans takes its last nan (torch's
+        # scan); a window of -infs its first tap inside the input (0 if it has none)
+        with w.block(f"if {lastnan} >= 0:"):
+            w.line(f"{bt} = {lastnan}")
+        with w.block(f"elif {best} == -np.inf:"):
+            w.line(f"{bt} = max({inside}, 0)")
         w.line(f"{out}[{n}, {c}, {oh}, {ow}] = {bt}")
 
 
