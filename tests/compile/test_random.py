@@ -5,6 +5,7 @@ import numpy as np
 import gradc
 import gradc.nn as nn
 from gradc.ops.random import philox4x32, uniform
+from tests.compile.steps import train_step
 
 f64 = gradc.float64
 
@@ -52,17 +53,8 @@ def test_a_compiled_training_step_with_dropout_tracks_eager():
     ref = copy.deepcopy(net)
     opts = [gradc.optim.SGD(m.parameters(), lr=0.1) for m in (net, ref)]
 
-    def make(m, opt):
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.mse_loss(m(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return step
-
-    step, eager = gradc.compile(make(net, opts[0]), backend="interpret"), make(ref, opts[1])
+    step = gradc.compile(train_step(net, opts[0], F.mse_loss), backend="interpret")
+    eager = train_step(ref, opts[1], F.mse_loss)
     x, y = gradc.randn(5, 6, dtype=f64), gradc.randn(5, 2, dtype=f64)
     for seed in (1, 2, 3):
         gradc.manual_seed(seed)

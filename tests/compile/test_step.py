@@ -13,18 +13,9 @@ import gradc.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 from lenet import LeNet  # noqa: E402
 
+from tests.compile.steps import train_step  # noqa: E402
+
 f64 = gradc.float64
-
-
-def _make_step(net, opt):
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(net(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
 
 
 def _arrays(t):
@@ -54,8 +45,8 @@ def test_lenet_training_step_tracks_eager_for_ten_steps(make_opt):
     net = LeNet().double()
     ref = copy.deepcopy(net)
     opt, ropt = make_opt(net.parameters()), make_opt(ref.parameters())
-    step = gradc.compile(_make_step(net, opt), backend="interpret")
-    eager = _make_step(ref, ropt)
+    step = gradc.compile(train_step(net, opt), backend="interpret")
+    eager = train_step(ref, ropt)
     batches = [3, 3, 3, 5, 5, 2, 4, 4, 1, 3]
     warm = None
     for i, b in enumerate(batches):
@@ -155,24 +146,13 @@ def test_a_compiled_module_inside_a_compiled_step_is_traced_through():
     ref = copy.deepcopy(net)
     inner = gradc.compile(net, backend="interpret")
     opt, ropt = (gradc.optim.SGD(m.parameters(), lr=0.1, momentum=0.5) for m in (net, ref))
-    step = gradc.compile(_make_mse_step(inner, opt), backend="interpret")
-    eager = _make_mse_step(ref, ropt)
+    step = gradc.compile(train_step(inner, opt, F.mse_loss), backend="interpret")
+    eager = train_step(ref, ropt, F.mse_loss)
     for b in (2, 3, 2):
         x, y = gradc.randn(b, 3, dtype=f64), gradc.randn(b, 2, dtype=f64)
         assert abs(step(x, y).item() - eager(x, y).item()) < 1e-12
     _assert_same(net, ref, opt, ropt, 1e-12)
     assert inner.compiles == 0 and step.compiles == 2
-
-
-def _make_mse_step(model, opt):
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.mse_loss(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step
 
 
 def test_branching_on_the_batch_size_specialises_instead_of_failing():
@@ -232,8 +212,8 @@ def test_parameter_groups_each_have_their_own_learning_rate_input():
     opt = gradc.optim.Adam(groups(net), lr=0.01, maximize=True)
     ropt = gradc.optim.Adam(groups(ref), lr=0.01, maximize=True)
     step, eager = (
-        gradc.compile(_make_mse_step(net, opt), backend="interpret"),
-        _make_mse_step(ref, ropt),
+        gradc.compile(train_step(net, opt, F.mse_loss), backend="interpret"),
+        train_step(ref, ropt, F.mse_loss),
     )
     for i in range(4):
         if i == 2:

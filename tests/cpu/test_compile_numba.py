@@ -14,6 +14,8 @@ import gradc.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
 from lenet import LeNet  # noqa: E402
 
+from tests.compile.steps import train_step  # noqa: E402
+
 f64 = gradc.float64
 
 
@@ -50,17 +52,7 @@ def test_compiled_lenet_training_step_equals_eager():
     opt = gradc.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
     ropt = gradc.optim.SGD(ref.parameters(), lr=0.05, momentum=0.9)
 
-    def make_step(model, o):
-        def step(x, y):
-            o.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            o.step()
-            return loss
-
-        return step
-
-    step, eager = gradc.compile(make_step(net, opt), backend="numba"), make_step(ref, ropt)
+    step, eager = gradc.compile(train_step(net, opt), backend="numba"), train_step(ref, ropt)
     for b in (8, 3, 8):
         x, y = gradc.randn(b, 1, 32, 32, dtype=f64), gradc.randint(0, 10, (b,))
         assert abs(step(x, y).item() - eager(x, y).item()) <= 1e-9
