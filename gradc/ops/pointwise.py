@@ -168,8 +168,9 @@ def _derive(op: Op, i: int):
         k += 1
         c = sp.Symbol(f"ct{k}", real=True)
     if name in FROM_OUTPUT:
-        e = FROM_OUTPUT[name](c, sp.Symbol("out", real=True))
-        dop = pointwise(dname, sp.Lambda((c, sp.Symbol("out", real=True)), e), "promote")
+        o = sp.Symbol("out", real=True)
+        e = FROM_OUTPUT[name](c, o)
+        dop = pointwise(dname, sp.Lambda((c, o), e), "promote")
         dop.doc = f"vjp of {name}: {e}"
         dop.meta["args"] = ("out",)
         return dop
