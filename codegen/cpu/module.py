@@ -14,7 +14,7 @@ from codegen.cpu.lowerings import LOWERINGS
 from codegen.cpu.pointwise import emit_loop
 from codegen.cpu.writer import Writer, check_dtypes
 from codegen.exprs import CodegenError, int_code
-from gradc.ir.printer import _equal, format_attr, format_loc, value_names
+from gradc.ir.printer import format_node, value_names
 
 ENTRY = "run"
 JIT = 'dict(cache=True, nogil=True, error_model="numpy")'
@@ -56,17 +56,7 @@ def _names(plan) -> dict:
 
 def node_comment(node, printed) -> str:
     """The node as the IR printer spells it, with the user's file:line (and vjp rule)."""
-    args = [printed.get(v, v.name) for v in node.inputs]
-    defaults = node.op.meta.get("attr_defaults", {})
-    args += [
-        f"{k}={format_attr(a, node, k)}"
-        for k, a in node.attrs.items()
-        if not (k in defaults and _equal(defaults[k], a))
-    ]
-    text = f"{printed[node.out]}: {node.out.type} = {node.op.name}({', '.join(args)})"
-    note = format_loc(node.loc)
-    if node.rule:
-        note = f"{note} vjp({node.rule})" if note else f"vjp({node.rule})"
+    text, note = format_node(node, lambda v: printed.get(v, v.name))
     text = text if len(text) <= 200 else text[:197] + "..."
     return f"# {text}" + (f"  [{note}]" if note else "")
 

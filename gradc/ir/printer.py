@@ -61,24 +61,31 @@ def format_graph(graph) -> str:
         if node is section:
             saved = ", ".join(name(v) for v in graph.meta.get("saved", ()))
             body.append((f"  # backward; saved from forward: {saved or 'nothing'}", None))
-        args = [name(v) for v in node.inputs]
-        defaults = node.op.meta.get("attr_defaults", {})  # an op may list attrs not worth printing
-        args += [
-            f"{k}={format_attr(a, node, k)}"
-            for k, a in node.attrs.items()
-            if not (k in defaults and _equal(defaults[k], a))
-        ]
-        code = f"  {name(node.out)}: {node.out.type} = {node.op.name}({', '.join(args)})"
-        note = format_loc(node.loc)
-        if node.rule:
-            note = f"{note} vjp({node.rule})" if note else f"vjp({node.rule})"
-        body.append((code, note))
+        code, note = format_node(node, name)
+        body.append((f"  {code}", note))
     width = max((len(c) for c, n in body if n and len(c) <= WIDTH), default=0)
     for code, note in body:
         lines.append(f"{code.ljust(width)}  # {note}" if note else code)
     lines.append(_return(graph, name))
     lines.append("}")
     return "\n".join(lines)
+
+
+def format_node(node, name) -> tuple[str, str | None]:
+    """``(code, note)``: ``%3: f32[N,8] = relu(%2)`` (values named by ``name(value)``) and the
+    user's ``file:line`` with the vjp rule that made the node, or None."""
+    args = [name(v) for v in node.inputs]
+    defaults = node.op.meta.get("attr_defaults", {})  # an op may list attrs not worth printing
+    args += [
+        f"{k}={format_attr(a, node, k)}"
+        for k, a in node.attrs.items()
+        if not (k in defaults and _equal(defaults[k], a))
+    ]
+    code = f"{name(node.out)}: {node.out.type} = {node.op.name}({', '.join(args)})"
+    note = format_loc(node.loc)
+    if node.rule:
+        note = f"{note} vjp({node.rule})" if note else f"vjp({node.rule})"
+    return code, note
 
 
 def _equal(a, b) -> bool:
