@@ -401,10 +401,10 @@ def render(obj, shapes, dtype, args) -> str:
     if args.stage == "joint":
         return format_graph(joint)
     before = joint if args.train else graph
-    if args.stage == "cpu":
-        from gradc.lowering import lower
+    if args.stage == "cpu":  # the text numba compiles, generated without compiling it
+        from gradc.lowering import full_text, generate
 
-        return lower(before).source.rstrip("\n")
+        return full_text(generate(before)[2]).rstrip("\n")
     optimized, groups = optimize(before)
     if args.stage == "dot":
         return format_dot(optimized, groups)

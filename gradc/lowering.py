@@ -18,6 +18,7 @@ import functools
 import hashlib
 import os
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,18 @@ def _versions() -> str:
     return f"gradc {gradc.__version__}, numba {numba.__version__}, numpy {np.__version__}"
 
 
-@functools.cache
+def _directory():
+    """The cache folder of this code generator, these versions and numba's optimisation level
+    (numba's own cache key ignores it: code compiled at -O0, as in the tests, must not be loaded
+    at -O3). Kernel modules inside are named by their text alone."""
+    import numba
+
+    import runtime
+
+    tag = hashlib.sha256(f"{_versions()}\0{_codegen_digest()}".encode()).hexdigest()[:12]
+    return runtime.cache_dir(f"numba-O{int(numba.config.OPT)}-{tag}")
+
+
 def _codegen_digest() -> str:
     """A hash of the code generator's own source: a new generator never reuses old modules."""
     import codegen
@@ -58,39 +70,51 @@ def graph_text(graph) -> str:
     return "\n".join(re.sub(r"\s+#.*$", "", line) for line in format_graph(graph).split("\n"))
 
 
-def cache_key(graph, target: str = TARGET) -> tuple[str, str]:
+def cache_key(graph, target: str = TARGET, donate: dict | None = None) -> tuple[str, str]:
     """``(key, graph_hash)``: the full hash of graph text, pointwise op definitions, target,
-    versions and code generator; and a short hash of the graph alone for the header."""
+    donated outputs, versions and code generator; and a short hash of the graph alone for the
+    header."""
     text = graph_text(graph)
     exprs = sorted({f"{n.op.name}={n.op.expr}" for n in graph.nodes if n.op.kind == "pointwise"})
     h = hashlib.sha256()
-    for part in (text, *exprs, target, _versions(), _codegen_digest()):
+    extra = repr(sorted((donate or {}).items()))
+    for part in (text, *exprs, target, extra, _versions(), _codegen_digest()):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest(), hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-_LOADED: dict = {}  # key -> (module, path, content): one import per process
+def kernel_module_name(text: str) -> str:
+    """A kernel module's name: a hash of its text (the folder it lives in names the code
+    generator and versions, see ``_directory``)."""
+    return "gradc_k_" + hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+_LOADED: dict = {}  # key -> (module, path, content, source): one import per process
 
 
 class Program:
     """A lowered graph: call it like the interpreter; ``.source`` and ``.path`` show the module.
 
-    ``.graph`` is the optimized graph it was generated from, ``.signatures`` the numba
-    specialisations of its entry function (one, whatever the batch size)."""
+    ``.graph`` is the optimized graph it was generated from; ``.kernels`` the numba functions it
+    calls (``.signatures``: each one's compiled specialisations, one whatever the batch size).
+    ``prog(*inputs, out=[...])`` writes outputs into arrays the caller hands in (None: any)."""
 
-    def __init__(self, graph, plan, fn, source: str, path: Path, key: str):
-        self.graph, self.plan, self.fn = graph, plan, fn
+    def __init__(self, graph, plan, module, source: str, path: Path, key: str, kernels):
+        import runtime
+
+        self.graph, self.plan, self.module = graph, plan, module
         self.source, self.path, self.key = source, path, key
+        self.kernels = kernels
         # np.array, not np.ascontiguousarray: that one turns a 0-d constant into shape (1,)
-        self._consts = [np.array(n.attrs["value"], order="C") for n in plan.constants]
-        self._blas = "np.dot(" in source  # only then limit BLAS threads around a call
+        consts = [np.array(n.attrs["value"], order="C") for n in plan.constants]
+        self.runner = runtime.Runner(module, consts, blas="np.dot(" in source)
 
     @property
     def signatures(self) -> list:
-        return list(self.fn.signatures)
+        return [list(k.signatures) for k in self.kernels]
 
-    def __call__(self, *args, **named) -> list[np.ndarray]:
+    def __call__(self, *args, out=None, **named) -> list[np.ndarray]:
         from gradc.ir.interpret import _bind_inputs
 
         arrays = _bind_inputs(self.graph, args, named)
@@ -102,53 +126,65 @@ class Program:
                 )
             if not a.flags.c_contiguous or not a.flags.writeable:
                 arrays[k] = np.array(a, order="C")
-        params = arrays + self._consts
         try:
-            if self._blas:
-                import runtime
-
-                with runtime.single_threaded_blas():
-                    outs = self.fn(*params)
-            else:
-                outs = self.fn(*params)
+            return self.runner(arrays, out)
         except ValueError as e:
             got = ", ".join(f"{v.name}: {list(a.shape)}" for v, a in zip(self.graph.inputs, arrays))
             raise ShapeError(f"{e} (got {got})") from None
         except IndexError as e:  # a generated bounds check (embedding's indices)
             raise IndexRangeError(f"{e} (program for graph {self.graph.name})") from None
-        return list(outs)
 
     def __repr__(self) -> str:
-        return f"<Program {self.graph.name}: {len(self.plan.kernels)} kernels, {self.path}>"
+        return f"<Program {self.graph.name}: {len(self.kernels)} kernels, {self.path}>"
 
 
-def lower(graph, device: str = "cpu", *, optimize: bool = True) -> Program:
-    """Compile ``graph`` to a numba program for ``device`` (only ``"cpu"`` for now).
-
-    The passes run first (``optimize=False`` skips all but fusion grouping); the module is
-    written to (or found in) the disk cache and imported. numba compiles on the first call."""
-    from codegen.cpu.module import generate
+def generate(graph, *, optimize: bool = True, donate: dict | None = None):
+    """``(graph, plan, source, key)``: the passes, the plan and the generated text, without
+    loading anything (``gradc dump --stage cpu``)."""
+    from codegen.cpu.module import generate as generate_module
     from codegen.exprs import CodegenError
     from gradc.passes import fuse
     from gradc.passes import optimize as run_passes
     from gradc.passes.plan import plan as make_plan
 
+    graph, groups = run_passes(graph) if optimize else fuse(graph)
+    key, graph_hash = cache_key(graph, donate=donate)
+    p = make_plan(graph, groups, donate)
+    try:
+        src = generate_module(p, graph_hash=graph_hash, module_name=kernel_module_name)
+    except CodegenError as e:
+        raise GradcError(f"cannot lower graph {graph.name}: {e}") from None
+    return graph, p, src, key
+
+
+def full_text(src) -> str:
+    """The program module followed by the kernel modules it imports, each under its name."""
+    parts = [src.text]
+    for name, ks in src.kernels.items():
+        parts.append(f"# ---- {name}.py\n{ks.text}")
+    return "\n\n".join(parts)
+
+
+def lower(graph, device: str = "cpu", *, optimize: bool = True, donate=None) -> Program:
+    """Compile ``graph`` to a numba program for ``device`` (only ``"cpu"`` for now).
+
+    The passes run first (``optimize=False`` skips all but fusion grouping); the modules are
+    written to (or found in) the disk cache and imported, which compiles each kernel (or loads
+    its machine code). ``donate`` (output index -> input index) lets the program write new values
+    of state into the input arrays they replace."""
     if device != "cpu":
         raise DeviceError(f"gradc.lower supports device='cpu' only, not {device!r}")
-    graph, groups = run_passes(graph) if optimize else fuse(graph)
-    key, graph_hash = cache_key(graph)
-    p = make_plan(graph, groups)
+    graph, p, src, key = generate(graph, optimize=optimize, donate=donate)
     hit = _LOADED.get(key)
     if hit is None:
-        try:
-            src = generate(p, graph_hash=graph_hash)
-        except CodegenError as e:
-            raise GradcError(f"cannot lower graph {graph.name}: {e}") from None
         import runtime
 
-        module, path, content = runtime.load(key, src.text)
-        hit = _LOADED[key] = (module, path, content, src.entry)
-    module, path, content, entry = hit
+        deps = {name.removeprefix("gradc_"): ks.text for name, ks in src.kernels.items()}
+        module, path, content = runtime.load(key, src.text, _directory(), deps=deps)
+        hit = _LOADED[key] = (module, path, content, src)
+    module, path, content, src = hit
+    text = full_text(src)
     if int(os.environ.get("GRADC_DEBUG", "0") or 0) >= 4:
-        print(content)
-    return Program(graph, p, getattr(module, entry), content, path, key)
+        print(text)
+    kernels = [sys.modules[name].kernel for name in src.kernels]
+    return Program(graph, p, module, text, path, key, kernels)

@@ -25,8 +25,9 @@ class CacheWarning(UserWarning):
     """A cache entry was unreadable or corrupt and has been rebuilt."""
 
 
-def cache_dir() -> Path:
-    """``$GRADC_CACHE_DIR``, else the per-user cache folder; created owner-only (0700)."""
+def cache_dir(sub: str | None = None) -> Path:
+    """``$GRADC_CACHE_DIR``, else the per-user cache folder; created owner-only (0700).
+    ``sub`` names a folder inside it (one per compiler setting whose code must not mix)."""
     env = os.environ.get("GRADC_CACHE_DIR")
     if env:
         path = Path(env)
@@ -35,6 +36,9 @@ def cache_dir() -> Path:
     else:
         path = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gradc"
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if sub:
+        path = path / sub
+        path.mkdir(mode=0o700, exist_ok=True)
     return path
 
 
@@ -97,9 +101,14 @@ def store(key: str, text: str, directory: Path | None = None) -> tuple[Path, str
     return path, content
 
 
-def load(key: str, text: str, directory: Path | None = None):
+def load(key: str, text: str, directory: Path | None = None, deps: dict | None = None):
     """Import the cached module for ``key`` (writing ``text`` first if needed):
-    ``(module, path, content)``. ``content`` is the file exactly as it was compiled."""
+    ``(module, path, content)``. ``content`` is the file exactly as it was compiled.
+
+    ``deps`` (``key -> text``) are modules it imports by name (``gradc_<key>``): loaded first,
+    each its own cached file, so programs sharing one share its compiled code."""
+    for k, t in (deps or {}).items():
+        load(k, t, directory)
     path, content = store(key, text, directory)
     name = path.stem
     module = sys.modules.get(name)

@@ -1,6 +1,17 @@
-"""A kernel plan as one Python module of numba functions: one ``@njit`` function per kernel and
-one ``@njit`` entry function that binds the shape symbols, checks the inputs and calls the
-kernels in order, so no Python runs between kernels.
+"""A kernel plan as a program module: plain Python that binds the shape symbols, checks the
+inputs and calls the kernels (``codegen.cpu.kernel``: one numba module each) in order.
+
+The entry is Python, not numba: a call into a compiled kernel costs about a microsecond, while
+an ``@njit`` entry makes numba link and re-optimise the code of every kernel it calls (12 s of
+a 38 s LeNet compile, measured), and kernels shared between programs (the first and the later
+steps of a training loop) could not be compiled once. The module defines:
+- ``symbols(*inputs) -> tuple``: the shape symbols from the input dims; a wrong dim raises
+  ``ValueError`` naming it;
+- ``workspace(*symbols) -> tuple``: the memory plan's slots and the per-shape constants
+  (``full``), made once per binding and reused by every call;
+- ``outputs(*symbols) -> list``: ``(shape, dtype)`` of each output the caller provides an array
+  for (None for a donated one: it is written into its input's array);
+- ``run(*inputs, *constants, *symbols, ws, outs)``: the kernels, in order; returns the outputs.
 
 Text only: nothing here imports numba or runs the code it writes.
 """
@@ -8,26 +19,26 @@ Text only: nothing here imports numba or runs the code it writes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from codegen.cpu.kernel import KernelSource, kernel_source
 from codegen.cpu.lowerings import LOWERINGS
-from codegen.cpu.pointwise import emit_loop
 from codegen.cpu.writer import Writer, check_dtypes
-from codegen.exprs import CodegenError, int_code
+from codegen.exprs import int_code, shape_code
 from gradc.ir.printer import format_node, value_names
+from gradc.passes.memory import is_alias_kernel
 
 ENTRY = "run"
-JIT = 'dict(cache=True, nogil=True, error_model="numpy")'
 
 
 @dataclass
 class Source:
-    """Generated module text and how to call it: ``entry(*params)`` returns the outputs."""
+    """The program module's text and the kernel modules it imports (``module name -> text``)."""
 
     text: str
     entry: str
-    params: list[str]  # the entry's parameter names, in order
-    kernels: list[str]
+    params: list[str]  # the entry's array parameters (inputs, then constants), in order
+    kernels: dict = field(default_factory=dict)  # module name -> KernelSource
 
 
 def _ident(text: str) -> str:
@@ -61,98 +72,177 @@ def node_comment(node, printed) -> str:
     return f"# {text}" + (f"  [{note}]" if note else "")
 
 
-def emit_node(w: Writer, node) -> None:
-    """Statements computing one non-pointwise node (its op's lowering)."""
-    fn = LOWERINGS.get(node.op.name)
-    if fn is None:
-        raise CodegenError(
-            f"op {node.op.name!r} ({node.op.kind}) has no CPU lowering: add one to "
-            "codegen/cpu/lowerings (a pointwise op needs only its sympy expression)"
-        )
-    fn(w, node, [w.name(v) for v in node.inputs], w.name(node.out))
-
-
-def _kernel(plan, k: int, kernel, names, printed) -> tuple[str, list[str]]:
-    fname = f"k{k}_{_ident(kernel.name)}"
-    syms = [s.name for s in plan.symbols]
-    params = [names[v] for v in kernel.inputs] + syms
-    w = Writer(names)
-    for n in kernel.nodes:
-        w.line(node_comment(n, printed))
-    read_later: set = set(kernel.outputs)
-    for i in range(len(kernel.steps)):
-        for later in kernel.steps[i + 1 :]:
-            for n in later.nodes:
-                read_later.update(n.inputs)
-    for step in kernel.steps:
-        if step.kind == "loop":
-            emit_loop(w, step, read_later)
-        else:
-            emit_node(w, step.nodes[0])
-    outs = [names[v] for v in kernel.outputs]
-    w.line(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
-    loop = ", ".join(int_code(d) for d in kernel.loop)
-    head = [
-        "",
-        "",
-        f"# kernel {k}: {kernel.name} ({kernel.kind}) over [{loop}]",
-        "@njit(**_JIT)",
-        f"def {fname}({', '.join(params)}):",
-    ]
-    return "\n".join(head + w.lines), [fname, *params]
-
-
-def _entry(plan, names, printed, calls) -> list[str]:
-    w = Writer(names)
+def _symbols_fn(plan, names) -> list[str]:
     g = plan.graph
-    params = [names[v] for v in plan.params]
+    params = [names[v] for v in g.inputs]
+    w = Writer(names)
     for s, i, d in plan.bindings:
         w.line(f"{s.name} = {params[i]}.shape[{d}]")
-    for i, d, e in plan.checks:
-        what = f"input {g.inputs[i].name} dim {d} must be {int_code(e)}"
-        with w.block(f"if {params[i]}.shape[{d}] != {int_code(e)}:"):
-            w.line(f"raise ValueError({what!r})")
-    for n in plan.prelude:
-        w.line(node_comment(n, printed))
-        emit_node(w, n)
-    for fname, kernel, kparams in calls:
-        outs = [names[v] for v in kernel.outputs]
-        lhs = ", ".join(outs) + ("," if len(outs) == 1 else "")
-        w.line(f"({lhs}) = {fname}({', '.join(kparams)})")
-    outs = [names[v] for v in g.outputs]
-    w.line(f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})")
+    for i in dict.fromkeys(i for i, _, _ in plan.checks):
+        v = g.inputs[i]
+        want = shape_code(v.type.shape)
+        text = tuple(int_code(e) for e in v.type.shape)
+        with w.block(f"if {params[i]}.shape != {want}:"):
+            w.line(f"_mismatch({v.name!r}, {params[i]}.shape, {want}, {text!r})")
+    syms = [s.name for s in plan.symbols]
+    w.line(f"return ({', '.join(syms)}{',' if len(syms) == 1 else ''})")
     return [
         "",
         "",
-        f"# entry: graph {g.name}",
-        "@njit(**_JIT)",
-        f"def {ENTRY}({', '.join(params)}):",
+        "def symbols(" + ", ".join(params) + "):",
+        '    """The shape symbols, bound from the inputs\' dims."""',
         *w.lines,
     ]
 
 
-def generate(plan, *, graph_hash: str) -> Source:
-    """The module text for ``plan`` (a ``gradc.passes.plan.ProgramPlan``)."""
+def _workspace_fn(plan, names, printed) -> list[str]:
+    mem = plan.memory
+    syms = [s.name for s in plan.symbols]
+    w = Writer(names)
+    from codegen.cpu.writer import NP_DTYPES
+
+    for k, slot in enumerate(mem.slots):
+        w.line(f"_s{k} = np.empty(max({int_code(slot.size)}, 1), {NP_DTYPES[slot.dtype]})")
+    ws = []
+    for kernel in plan.kernels:
+        for v in kernel.outputs:
+            b = mem.of(v)
+            if b.kind == "temp":
+                size = int_code(_numel(v))
+                w.line(f"{names[v]} = _s{b.index}[:{size}].reshape({shape_code(v.type.shape)})")
+                ws.append(names[v])
+    for n in plan.prelude:
+        w.line(node_comment(n, printed))
+        LOWERINGS[n.op.name](w, n, [names[v] for v in n.inputs], names[n.out])
+        ws.append(names[n.out])
+    w.line(f"return ({', '.join(ws)}{',' if len(ws) == 1 else ''})")
+    return [
+        "",
+        "",
+        f"def workspace({', '.join(syms)}):",
+        '    """The buffers of one binding of the shape symbols, reused by every call."""',
+        *w.lines,
+    ], ws
+
+
+def _numel(v):
+    out = 1
+    for d in v.type.shape:
+        out = out * d
+    return out
+
+
+def _outputs_fn(plan) -> list[str]:
+    from codegen.cpu.writer import NP_DTYPES
+
+    mem, g = plan.memory, plan.graph
+    syms = [s.name for s in plan.symbols]
+    specs = []
+    for v in g.outputs:
+        b = mem.of(v)
+        donated = b.kind == "donated" and not any(v is c for _, c in mem.copies)
+        if donated:
+            specs.append("None")
+        else:
+            specs.append(f"({shape_code(v.type.shape)}, {NP_DTYPES[v.type.dtype.name]})")
+    return [
+        "",
+        "",
+        f"def outputs({', '.join(syms)}):",
+        '    """Shape and dtype of each output array the caller hands in (None: donated)."""',
+        f"    return [{', '.join(specs)}]",
+    ]
+
+
+def _run_fn(plan, names, printed, calls, ws) -> list[str]:
+    mem, g = plan.memory, plan.graph
+    outs = [f"_o{k}" for k in range(len(g.outputs))]
+    syms = [s.name for s in plan.symbols]
+    params = [names[v] for v in plan.params]
+    w = Writer(names)
+    if ws:
+        w.line(f"({', '.join(ws)},) = ws")
+    if outs:
+        w.line(f"({', '.join(outs)},) = outs")
+
+    def home(v) -> str:
+        b = mem.of(v)
+        if b.kind == "output":
+            return outs[b.index]
+        if b.kind == "donated":
+            return params[b.index]
+        return names[v]
+
+    for kernel, call in calls:
+        for n in kernel.nodes:
+            w.line(node_comment(n, printed))
+        if call is None:  # a free view: the same memory, reshaped
+            (v,) = kernel.outputs
+            src = kernel.nodes[0].inputs[0]
+            w.line(f"{names[v]} = {home(src)}.reshape({shape_code(v.type.shape)})")
+            continue
+        fname, ks = call
+        args = [home(v) for v in ks.inputs] + [home(v) for v in ks.outputs] + ks.symbols
+        w.line(f"{fname}({', '.join(args)})")
+    for k, v in mem.copies:
+        w.line(f"{outs[k]}[...] = {home(v)}")
+    result = [
+        params[mem.of(v).index]
+        if mem.of(v).kind == "donated" and not any(v is c for _, c in mem.copies)
+        else outs[k]
+        for k, v in enumerate(g.outputs)
+    ]
+    w.line(f"return [{', '.join(result)}]")
+    return [
+        "",
+        "",
+        f"def {ENTRY}({', '.join([*params, *syms, 'ws', 'outs'])}):",
+        *w.lines,
+    ]
+
+
+def generate(plan, *, graph_hash: str, module_name) -> Source:
+    """The program module for ``plan`` (a ``gradc.passes.plan.ProgramPlan``).
+
+    ``module_name(text) -> str`` names a kernel module by its text (the caller's cache key)."""
     check_dtypes(plan.graph)
     names = _names(plan)
     printed = value_names(plan.graph)
     g = plan.graph
-    body, calls = [], []
-    for k, kernel in enumerate(plan.kernels):
-        text, (fname, *kparams) = _kernel(plan, k, kernel, names, printed)
-        body.append(text)
-        calls.append((fname, kernel, kparams))
+    kernels: dict[str, KernelSource] = {}
+    calls, imports, seen = [], [], {}
+    for kernel in plan.kernels:
+        if is_alias_kernel(kernel):
+            calls.append((kernel, None))
+            continue
+        ks = kernel_source(kernel)
+        mod = module_name(ks.text)
+        if mod not in seen:
+            seen[mod] = f"k{len(seen)}_{_ident(ks.name)}"
+            kernels[mod] = ks
+            imports.append(f"from {mod} import kernel as {seen[mod]}")
+        calls.append((kernel, (seen[mod], ks)))
     header = [
-        f"# gradc generated module: graph {g.name}, hash {graph_hash}",
-        f"# {len(plan.kernels)} kernels; entry {ENTRY}("
+        f"# gradc generated program: graph {g.name}, hash {graph_hash}",
+        f"# {len(kernels)} kernels; entry {ENTRY}("
         + ", ".join(names[v] for v in plan.params)
         + ")",
-        "import math  # noqa: F401",
-        "",
         "import numpy as np",
-        "from numba import njit",
         "",
-        f"_JIT = {JIT}",
+        *imports,
+        "",
+        "",
+        "def _mismatch(name, got, want, text):",
+        "    for d, (a, b) in enumerate(zip(got, want)):",
+        "        if a != b:",
+        '            raise ValueError(f"input {name} dim {d} must be {text[d]}")',
     ]
-    text = "\n".join(header + body + _entry(plan, names, printed, calls)) + "\n"
-    return Source(text, ENTRY, [names[v] for v in plan.params], [c[0] for c in calls])
+    ws_lines, ws = _workspace_fn(plan, names, printed)
+    body = (
+        _symbols_fn(plan, names)
+        + ws_lines
+        + _outputs_fn(plan)
+        + _run_fn(plan, names, printed, calls, ws)
+    )
+    text = "\n".join(header + body) + "\n"
+    return Source(text, ENTRY, [names[v] for v in plan.params], kernels)

@@ -15,6 +15,7 @@ NP_DTYPES = {
     "uint8": "np.uint8",
     "bool": "np.bool_",
 }  # float16 is missing: numba has no CPU float16 (``check_dtypes`` says so)
+NB_TYPES = {k: "nt." + {"bool": "boolean"}.get(k, k) for k in NP_DTYPES}  # for signatures
 
 
 def check_dtypes(graph) -> None:
@@ -30,8 +31,12 @@ def check_dtypes(graph) -> None:
 
 
 class Writer:
-    def __init__(self, names: dict, indent: int = 1):
-        self.names = names  # Value -> Python variable name (program-wide)
+    """``names``: Value -> variable name; ``prealloc``: the names that are arrays handed in
+    (a kernel's outputs): a lowering fills those instead of making new ones."""
+
+    def __init__(self, names: dict, indent: int = 1, prealloc=frozenset()):
+        self.names = names
+        self.prealloc = set(prealloc)
         self.lines: list[str] = []
         self.depth = indent
         self._fresh = 0
@@ -77,10 +82,30 @@ class Writer:
         return f"{NP_DTYPES[dtype_name]}({code})"
 
     def empty(self, out: str, v) -> None:
-        self.line(f"{out} = np.empty({self.shape(v)}, {self.dtype(v)})")
+        """``out`` as an array of ``v``'s shape (contents undefined)."""
+        if out not in self.prealloc:
+            self.line(f"{out} = np.empty({self.shape(v)}, {self.dtype(v)})")
 
     def zeros(self, out: str, v) -> None:
-        self.line(f"{out} = np.zeros({self.shape(v)}, {self.dtype(v)})")
+        if out in self.prealloc:
+            self.line(f"{out}[...] = 0")
+        else:
+            self.line(f"{out} = np.zeros({self.shape(v)}, {self.dtype(v)})")
+
+    def assign(self, out: str, code: str) -> None:
+        """``out`` holds the array ``code`` computes: a copy into a handed-in array, else the
+        new array itself (no copy)."""
+        if out in self.prealloc:
+            self.line(f"{out}[...] = {code}")
+        else:
+            self.line(f"{out} = {code}")
+
+    def dot(self, out: str, a: str, b: str) -> None:
+        """``out = a @ b`` for 2-D float arrays through BLAS, into ``out`` if it is handed in."""
+        if out in self.prealloc:
+            self.line(f"np.dot({a}, {b}, {out})")
+        else:
+            self.line(f"{out} = np.dot({a}, {b})")
 
     # ---- loops and indexing -------------------------------------------------------------
     @contextlib.contextmanager

@@ -11,9 +11,12 @@
 - ``bindings`` / ``checks``: how each shape symbol is bound from an input dim, and which dims are
   checked against ints or expressions of the bound symbols.
 
-Views are copies in this layout convention: a view node is its own step writing a fresh
-contiguous buffer, so every array a kernel reads is row-major. (Aliasing views are a later
-optimisation, per op.)
+- ``memory``: the memory plan (``gradc.passes.memory``): which buffer each value crossing a
+  kernel boundary lives in, and the workspace slots reused between values.
+
+Layout convention: every buffer is row-major and contiguous. A kernel that is a free view
+(``reshape``, ``stop_gradient``) is an alias of its input's memory; any other view is a step
+writing a contiguous copy, or index arithmetic inside the kernel that reads it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import sympy
 
 from gradc.errors import GradcError
 from gradc.ir.graph import Graph, Node, Value
+from gradc.passes.memory import MemoryPlan, memory_plan
 from gradc.shapes import same_dim
 
 
@@ -57,6 +61,7 @@ class ProgramPlan:
     symbols: list[sympy.Symbol]
     bindings: list[tuple]  # (symbol, input index, dim)
     checks: list[tuple]  # (input index, dim, expected int or expression)
+    memory: MemoryPlan | None = None
 
 
 def _steps(nodes: list[Node]) -> list[Step]:
@@ -121,8 +126,9 @@ def _free(a) -> set:
     return set()
 
 
-def plan(graph: Graph, groups) -> ProgramPlan:
-    """The plan of ``graph`` (as ``fuse`` returned it) and its fusion ``groups``."""
+def plan(graph: Graph, groups, donate: dict | None = None) -> ProgramPlan:
+    """The plan of ``graph`` (as ``fuse`` returned it) and its fusion ``groups``; ``donate``
+    (output index -> input index) lets new values of state be written into the old arrays."""
     grouped = {id(n) for g in groups for n in g.nodes}
     constants = [n for n in graph.nodes if n.op.name == "constant"]
     prelude = [n for n in graph.nodes if id(n) not in grouped and n.op.name != "constant"]
@@ -134,4 +140,6 @@ def plan(graph: Graph, groups) -> ProgramPlan:
         kernels.append(Kernel(g.name, g.kind, _loop(g), nodes, list(g.inputs), outs, _steps(nodes)))
     symbols, bindings, checks = _symbols(graph)
     params = list(graph.inputs) + [n.out for n in constants]
-    return ProgramPlan(graph, params, constants, prelude, kernels, symbols, bindings, checks)
+    p = ProgramPlan(graph, params, constants, prelude, kernels, symbols, bindings, checks)
+    p.memory = memory_plan(p, donate)
+    return p

@@ -18,8 +18,9 @@ def test_golden_cpu_source(name):
 def test_lenet_train_source_is_readable():
     argv = ["dump", LENET, "--input", "Nx1x32x32", "--train", "--stage", "cpu"]
     text = render(argv)
-    assert text.startswith("# gradc generated module: graph joint, hash ")
-    assert "@njit(**_JIT)\ndef run(" in text
+    assert text.startswith("# gradc generated program: graph joint, hash ")
+    assert "\ndef run(" in text and "@njit(SIGNATURE, cache=True" in text
+    assert "\n# ---- gradc_k_" in text  # each kernel module follows the program, under its name
     assert "= conv2d(%x, %conv1.weight, %conv1.bias, stride=(1, 1))  [lenet.py:" in text
     assert "max_pool2d_scatter(" in text and "vjp(max_pool2d)" in text  # argmax kept from forward
     assert "max_pool2d_indices(" in text

@@ -56,7 +56,7 @@ def test_lowered_equals_interpreter(r, n1, n2, seed):
     rng = np.random.default_rng(seed)
     for n in (n1, n2):
         run_both(r, g, prog, r.inputs(rng, n))
-    assert len(prog.signatures) == 1, "a new batch size recompiled the program"
+    assert all(len(s) == 1 for s in prog.signatures), "a new batch size recompiled a kernel"
 
 
 def test_every_op_has_a_row():
@@ -94,7 +94,7 @@ def test_bad_inputs_name_the_input_and_shapes():
     with pytest.raises(gradc.DTypeError, match="float32"):
         prog(x.astype(np.float32), w)
     np.testing.assert_allclose(prog(np.asfortranarray(x), w[:, ::1])[0], x @ w)  # any layout
-    assert len(prog.signatures) == 1
+    assert all(len(s) == 1 for s in prog.signatures)
     with pytest.raises(gradc.DeviceError, match="cpu"):
         gradc.lower(g, device="cuda")
 

@@ -74,7 +74,7 @@ def conv2d_weight_grad(w, node, ins, out):
         w.line(f"{r} = ({n} * _OH + {oh}) * _OW + {ow}")
         _gather(w, x, node.attrs, kh, kw, cols, n, oh, ow, r)
     _rows(w, ct, dt, rows)
-    w.line(f"{out} = np.dot(np.ascontiguousarray({rows}.T), {cols}).reshape({w.shape(node.out)})")
+    w.assign(out, f"np.dot(np.ascontiguousarray({rows}.T), {cols}).reshape({w.shape(node.out)})")
 
 
 def conv2d_input_grad(w, node, ins, out):

@@ -11,7 +11,7 @@ def _matmul(w, node, ins, out):
     ta, tb, to = node.inputs[0].type, node.inputs[1].type, node.out.type
     batch = to.shape[:-2]
     if not batch and to.dtype.is_floating_point:  # BLAS straight into a new array
-        w.line(f"{out} = np.dot({a}, {b})")
+        w.dot(out, a, b)
         return
     w.empty(out, node.out)
     with w.loops([w.dim(d) for d in batch], "b") as idx:

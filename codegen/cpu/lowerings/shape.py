@@ -17,12 +17,12 @@ from codegen.exprs import int_code, scalar_code
 
 @lowering("reshape")
 def _reshape(w, node, ins, out):
-    w.line(f"{out} = np.ascontiguousarray({ins[0]}).reshape({w.shape(node.out)})")
+    w.assign(out, f"np.ascontiguousarray({ins[0]}).reshape({w.shape(node.out)})")
 
 
 @lowering("stop_gradient")
 def _stop_gradient(w, node, ins, out):
-    w.line(f"{out} = {ins[0]}  # the identity: only differentiation treats it specially")
+    w.assign(out, ins[0])  # the identity: only differentiation treats it specially
 
 
 @lowering("expand")
@@ -138,7 +138,7 @@ def _copy_slices(w, node, ins, out):
         LOWERINGS[name](w, view, [pos], nxt)
         t, pos = vt, nxt
     flat = w.fresh("flat")
-    w.line(f"{out} = {ins[0]}.copy()")
+    w.assign(out, f"{ins[0]}.copy()")
     w.line(f"{flat} = {out}.reshape(-1)")
     with w.loops([w.dim(d) for d in t.shape]) as idx:
         value = w.convert(ins[1] + w.index(idx), node.out.type.dtype.name)

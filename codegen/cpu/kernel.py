@@ -1,0 +1,143 @@
+"""One kernel of a plan as its own module text: one ``@njit`` function with an explicit
+signature, compiled when the module is imported and kept by numba's cache.
+
+Names inside are canonical (inputs ``a0, a1, ...``, outputs ``o0, ...``, values the kernel keeps
+to itself ``t0, ...``) and the comments carry no source lines, so the same kernel in two programs
+(the first and the later steps of a training loop, two layers of one shape) is the same text:
+one module, compiled once. The program module names the IR nodes and user lines at each call.
+
+A kernel writes its results into arrays it is given (the memory plan's buffers); it allocates
+only values it keeps to itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy
+
+from codegen.cpu.lowerings import LOWERINGS
+from codegen.cpu.pointwise import emit_loop
+from codegen.cpu.writer import NB_TYPES, Writer
+from codegen.exprs import CodegenError, int_code
+from gradc.ir.printer import format_node
+
+JIT = 'cache=True, nogil=True, error_model="numpy"'
+
+
+@dataclass
+class KernelSource:
+    name: str  # e.g. fused_relu_conv2d (the plan's group name without its index)
+    text: str  # the module
+    inputs: list  # plan Values, in parameter order
+    outputs: list
+    symbols: list[str]  # shape symbols passed after the arrays, in order
+
+
+def emit_node(w: Writer, node) -> None:
+    """Statements computing one non-pointwise node (its op's lowering)."""
+    fn = LOWERINGS.get(node.op.name)
+    if fn is None:
+        raise CodegenError(
+            f"op {node.op.name!r} ({node.op.kind}) has no CPU lowering: add one to "
+            "codegen/cpu/lowerings (a pointwise op needs only its sympy expression)"
+        )
+    fn(w, node, [w.name(v) for v in node.inputs], w.name(node.out))
+
+
+def _symbols(kernel) -> list[str]:
+    found: set = set()
+
+    def add(a):
+        if isinstance(a, sympy.Basic):
+            found.update(s.name for s in a.free_symbols)
+        elif isinstance(a, (tuple, list)):
+            for x in a:
+                add(x)
+        elif isinstance(a, slice):
+            add([a.start, a.stop, a.step])
+        elif isinstance(a, dict):
+            add(list(a.values()))
+
+    for n in kernel.nodes:
+        add(list(n.out.type.shape))
+        add([list(v.type.shape) for v in n.inputs])
+        add(list(n.attrs.values()))
+    return sorted(found)
+
+
+def _in_place(kernel, names: dict) -> None:
+    """Let an op step write straight into the output its following loop stores, when that loop
+    is the value's only reader and reads it element for element (conv + bias + relu: one
+    buffer, no temporary)."""
+    outs = {id(v) for v in kernel.outputs}
+    steps = kernel.steps
+    for i in range(len(steps) - 1):
+        op, loop = steps[i], steps[i + 1]
+        if op.kind != "op" or loop.kind != "loop":
+            continue
+        t = op.nodes[0].out
+        if id(t) in outs or tuple(t.type.shape) != tuple(loop.shape):
+            continue
+        readers = [n for s in steps[i + 1 :] for n in s.nodes if any(a is t for a in n.inputs)]
+        if any(n not in loop.nodes for n in readers):
+            continue
+        stored = [n.out for n in loop.nodes if id(n.out) in outs and n.out.type == t.type]
+        if stored:
+            names[t] = names[stored[-1]]
+
+
+def kernel_source(kernel) -> KernelSource:
+    """The module text of ``kernel`` (a ``gradc.passes.plan.Kernel``)."""
+    names: dict = {}
+    for k, v in enumerate(kernel.inputs):
+        names[v] = f"a{k}"
+    for k, v in enumerate(kernel.outputs):
+        names[v] = f"o{k}"
+    t = 0
+    for n in kernel.nodes:
+        if n.out not in names:
+            names[n.out] = f"t{t}"
+            t += 1
+    comments = [f"    # {format_node(n, lambda v: names.get(v, '?'))[0]}" for n in kernel.nodes]
+    _in_place(kernel, names)
+    syms = _symbols(kernel)
+    w = Writer(names, prealloc={names[v] for v in kernel.outputs})
+    read_later: set = set(kernel.outputs)
+    for i in range(len(kernel.steps)):
+        for later in kernel.steps[i + 1 :]:
+            for n in later.nodes:
+                read_later.update(n.inputs)
+    for step in kernel.steps:
+        if step.kind == "loop":
+            emit_loop(w, step, read_later)
+        else:
+            emit_node(w, step.nodes[0])
+    params = [names[v] for v in kernel.inputs] + [names[v] for v in kernel.outputs] + syms
+    types = [_nb_type(v) for v in (*kernel.inputs, *kernel.outputs)] + ["nt.int64"] * len(syms)
+    loop = ", ".join(int_code(d) for d in kernel.loop)
+    name = kernel.name.rpartition("_")[0] or kernel.name
+    text = "\n".join(
+        [
+            f"# gradc kernel {name} ({kernel.kind}) over [{loop}]",
+            "import math  # noqa: F401",
+            "",
+            "import numpy as np",
+            "from numba import njit",
+            "from numba import types as nt",
+            "",
+            f"SIGNATURE = nt.void({', '.join(types)})",
+            "",
+            "",
+            f"@njit(SIGNATURE, {JIT})",
+            f"def kernel({', '.join(params)}):",
+            *comments,
+            *(w.lines or ["    pass"]),
+            "",
+        ]
+    )
+    return KernelSource(name, text, list(kernel.inputs), list(kernel.outputs), syms)
+
+
+def _nb_type(v) -> str:
+    return f'nt.Array({NB_TYPES[v.type.dtype.name]}, {v.type.ndim}, "C")'

@@ -1,0 +1,70 @@
+"""``Runner``: runs a loaded program module (``codegen.cpu.module``'s calling convention).
+
+Per call: bind the shape symbols from the inputs, take the workspace of that binding (made once,
+then reused), hand the entry one array per output, run it. An output array is reused from the
+previous call when nothing outside holds it any more (its reference count says so), so a
+steady training loop allocates nothing, while a result the caller kept is never overwritten.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+
+from runtime.threads import single_threaded_blas
+
+_KEEP = 4  # workspaces kept (one per binding of the shape symbols, most recent first)
+_UNSHARED = 3  # references to a pooled output nobody else holds: the pool, a local, the call
+
+
+class Runner:
+    def __init__(self, module, constants, blas: bool):
+        self.module, self.constants, self.blas = module, list(constants), blas
+        self._ws: dict = {}  # symbols -> (workspace, output specs, last outputs)
+        self._lock = threading.Lock()  # one workspace: calls from two threads take turns
+
+    def __call__(self, arrays, out=None) -> list:
+        syms = self.module.symbols(*arrays)
+        with self._lock:
+            entry = self._ws.pop(syms, None)
+            if entry is None:
+                entry = [self.module.workspace(*syms), self.module.outputs(*syms), None]
+                while len(self._ws) >= _KEEP:
+                    self._ws.pop(next(iter(self._ws)))
+            self._ws[syms] = entry
+            ws, specs, last = entry
+            outs = _outputs(specs, last, out)
+            entry[2] = [None if given else a for a, given in zip(outs, _given(out, specs))]
+            args = [*arrays, *self.constants, *syms, ws, outs]
+            if self.blas:
+                with single_threaded_blas():
+                    return self.module.run(*args)
+            return self.module.run(*args)
+
+
+def _given(out, specs) -> list:
+    return [out is not None and out[k] is not None for k in range(len(specs))]
+
+
+def _outputs(specs, last, out) -> list:
+    outs = []
+    for k, spec in enumerate(specs):
+        if spec is None:  # donated: written into its input's array
+            outs.append(None)
+            continue
+        shape, dtype = spec
+        a = out[k] if out is not None else None
+        if a is not None:
+            if a.shape != shape or a.dtype != dtype or not a.flags.c_contiguous:
+                raise ValueError(
+                    f"output {k}: the array handed in is {a.dtype}{list(a.shape)}, the program "
+                    f"writes a contiguous {np.dtype(dtype)}{list(shape)}"
+                )
+        else:
+            a = last[k] if last is not None else None
+            if a is None or sys.getrefcount(a) > _UNSHARED:
+                a = np.empty(shape, dtype)
+        outs.append(a)
+    return outs
