@@ -108,7 +108,10 @@ class Program:
         self.kernels = kernels
         # np.array, not np.ascontiguousarray: that one turns a 0-d constant into shape (1,)
         consts = [np.array(n.attrs["value"], order="C") for n in plan.constants]
-        self.runner = runtime.Runner(module, consts, blas="np.dot(" in source)
+        timings = int(os.environ.get("GRADC_DEBUG", "0") or 0) >= 1
+        self.runner = runtime.Runner(
+            module, consts, blas="np.dot(" in source, timings=timings, name=graph.name
+        )
 
     @property
     def signatures(self) -> list:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
+import types
 
 import numpy as np
 
@@ -20,8 +22,11 @@ _UNSHARED = 3  # references to a pooled output nobody else holds: the pool, a lo
 
 
 class Runner:
-    def __init__(self, module, constants, blas: bool):
+    """``timings``: print each kernel's name and time per call (``GRADC_DEBUG=1``)."""
+
+    def __init__(self, module, constants, blas: bool, timings: bool = False, name: str = ""):
         self.module, self.constants, self.blas = module, list(constants), blas
+        self._run = _timed(module, name) if timings else module.run
         self._ws: dict = {}  # symbols -> (workspace, output specs, last outputs)
         self._lock = threading.Lock()  # one workspace: calls from two threads take turns
 
@@ -40,8 +45,35 @@ class Runner:
             args = [*arrays, *self.constants, *syms, ws, outs]
             if self.blas:
                 with single_threaded_blas():
-                    return self.module.run(*args)
-            return self.module.run(*args)
+                    return self._run(*args)
+            return self._run(*args)
+
+
+def _timed(module, name: str):
+    """``module.run`` calling each kernel through a wrapper that prints its wall time."""
+    names = module.__dict__
+    env = dict(names)
+    for k, fn in names.items():
+        if k.startswith("k") and hasattr(fn, "signatures"):
+            env[k] = _clock(fn, k)
+    run = types.FunctionType(module.run.__code__, env, "run")
+
+    def timed(*args):
+        t = time.perf_counter()
+        out = run(*args)
+        print(f"gradc: {name} {(time.perf_counter() - t) * 1e3:9.3f} ms", file=sys.stderr)
+        return out
+
+    return timed
+
+
+def _clock(fn, label: str):
+    def call(*args):
+        t = time.perf_counter()
+        fn(*args)
+        print(f"gradc:   {label:<40} {(time.perf_counter() - t) * 1e3:9.3f} ms", file=sys.stderr)
+
+    return call
 
 
 def _given(out, specs) -> list:

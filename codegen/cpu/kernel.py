@@ -12,12 +12,14 @@ only values it keeps to itself.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import sympy
 
 from codegen.cpu.lowerings import LOWERINGS
-from codegen.cpu.pointwise import emit_loop
+from codegen.cpu.lowerings.reduce import REDUCE_OPS, emit_reduce
+from codegen.cpu.pointwise import allocate, emit_body, emit_loop
 from codegen.cpu.writer import NB_TYPES, Writer
 from codegen.exprs import CodegenError, int_code
 from gradc.ir.printer import format_node
@@ -87,6 +89,94 @@ def _in_place(kernel, names: dict) -> None:
             names[t] = names[stored[-1]]
 
 
+def _read_after(kernel, i: int) -> set:
+    """Values read by steps after step ``i``, or returned by the kernel."""
+    out = set(kernel.outputs)
+    for later in kernel.steps[i + 1 :]:
+        for n in later.nodes:
+            out.update(n.inputs)
+    return out
+
+
+def _reduces(step, nxt) -> bool:
+    """Does ``nxt`` reduce a value of the loop ``step`` over the loop's own domain? Then the
+    loop body runs inside the reduction: its values stay in registers."""
+    if step.kind != "loop" or nxt is None or nxt.kind != "op":
+        return False
+    node = nxt.nodes[0]
+    if node.op.name not in REDUCE_OPS:
+        return False
+    x = node.inputs[0]
+    return any(n.out is x for n in step.nodes) and tuple(x.type.shape) == tuple(step.shape)
+
+
+def _transpose_view(kernel, step) -> bool:
+    """A 2-D transpose the kernel keeps to itself and only matmuls and pointwise loops read
+    (they index any layout) needs no copy."""
+    node = step.nodes[0]
+    if node.op.name != "permute" or tuple(node.attrs["dims"]) != (1, 0):
+        return False
+    if any(v is node.out for v in kernel.outputs):
+        return False
+    readers = [n for n in kernel.nodes if any(a is node.out for a in n.inputs)]
+    return all(n.op.name == "matmul" or n.op.kind == "pointwise" for n in readers)
+
+
+def _per_image(step, nxt) -> bool:
+    """Is ``nxt`` a pointwise chain over the output of ``step``, an op whose lowering takes an
+    epilogue per image (conv2d)?"""
+    if step.kind != "op" or nxt is None or nxt.kind != "loop":
+        return False
+    node = step.nodes[0]
+    fn = LOWERINGS.get(node.op.name)
+    return getattr(fn, "takes_epilogue", False) and tuple(node.out.type.shape) == tuple(nxt.shape)
+
+
+def _image(w, step, stored, n) -> None:
+    with w.loops([w.dim(d) for d in step.shape[1:]]) as idx:
+        emit_body(w, step, stored, [n, *idx])
+
+
+def _element(w, step, stored, x, idx) -> str:
+    return emit_body(w, step, stored, idx)[id(x)]
+
+
+def _emit_steps(w: Writer, kernel) -> None:
+    steps, i = kernel.steps, 0
+    while i < len(steps):
+        step = steps[i]
+        nxt = steps[i + 1] if i + 1 < len(steps) else None
+        if _reduces(step, nxt):
+            node = nxt.nodes[0]
+            stored = _read_after(kernel, i + 1)
+            allocate(w, step, stored)
+            emit_reduce(
+                w,
+                node,
+                w.name(node.out),
+                functools.partial(_element, w, step, stored, node.inputs[0]),
+            )
+            i += 2
+        elif _per_image(step, nxt):
+            stored = _read_after(kernel, i + 1)
+            allocate(w, nxt, stored)
+            node = step.nodes[0]
+            fn = LOWERINGS[node.op.name]
+            ins = [w.name(v) for v in node.inputs]
+            fn(w, node, ins, w.name(node.out), functools.partial(_image, w, nxt, stored))
+            i += 2
+        elif step.kind == "loop":
+            emit_loop(w, step, _read_after(kernel, i))
+            i += 1
+        elif _transpose_view(kernel, step):
+            node = step.nodes[0]
+            w.line(f"{w.name(node.out)} = {w.name(node.inputs[0])}.T  # a view: BLAS reads it")
+            i += 1
+        else:
+            emit_node(w, step.nodes[0])
+            i += 1
+
+
 def kernel_source(kernel) -> KernelSource:
     """The module text of ``kernel`` (a ``gradc.passes.plan.Kernel``)."""
     names: dict = {}
@@ -103,16 +193,7 @@ def kernel_source(kernel) -> KernelSource:
     _in_place(kernel, names)
     syms = _symbols(kernel)
     w = Writer(names, prealloc={names[v] for v in kernel.outputs})
-    read_later: set = set(kernel.outputs)
-    for i in range(len(kernel.steps)):
-        for later in kernel.steps[i + 1 :]:
-            for n in later.nodes:
-                read_later.update(n.inputs)
-    for step in kernel.steps:
-        if step.kind == "loop":
-            emit_loop(w, step, read_later)
-        else:
-            emit_node(w, step.nodes[0])
+    _emit_steps(w, kernel)
     params = [names[v] for v in kernel.inputs] + [names[v] for v in kernel.outputs] + syms
     types = [_nb_type(v) for v in (*kernel.inputs, *kernel.outputs)] + ["nt.int64"] * len(syms)
     loop = ", ".join(int_code(d) for d in kernel.loop)

@@ -16,43 +16,54 @@ IMPL_EXPRS = {"floor_divide": floor_divide}
 
 def emit_loop(w, step, stored: set) -> None:
     """Emit ``step`` (a plan ``Step`` of kind ``loop``); ``stored``: values read after it."""
-    shape = step.shape
+    allocate(w, step, stored)
+    with w.loops([w.dim(d) for d in step.shape]) as idx:
+        emit_body(w, step, stored, idx)
+
+
+def allocate(w, step, stored: set) -> None:
     for n in step.nodes:
         if n.out in stored:
             w.empty(w.name(n.out), n.out)
-    with w.loops([w.dim(d) for d in shape]) as idx:
-        loads: dict = {}
-        regs: dict = {}
-        for n in step.nodes:
-            lam = n.op.expr
-            if lam is None:
-                raise CodegenError(f"pointwise op {n.op.name!r} has no sympy expression")
-            names, ints = {}, set()
-            for sym, v in zip(lam.variables, n.inputs):
-                if id(v) in regs:
-                    code = regs[id(v)]
-                elif id(v) in loads:
-                    code = loads[id(v)]
-                else:
-                    src = w.name(v) + w.index(w.broadcast_index(v.type.shape, shape, idx))
-                    code = w.fresh("x")
-                    w.line(f"{code} = {src}")
-                    loads[id(v)] = code
-                if v.type.dtype.name == "bool":
-                    wide = w.fresh("b")
-                    w.line(f"{wide} = np.int64({code})")
-                    code = wide
-                if v.type.dtype.name in ("int64", "bool"):
-                    ints.add(code)
-                names[sym] = code
-            reg = "r_" + w.name(n.out)
-            expr = lam.expr
-            if n.op.name in IMPL_EXPRS:
-                expr = IMPL_EXPRS[n.op.name](*lam.variables)
-            lines, value = cse_lines(expr, names, reg + "_t", ints)
-            for line in lines:
-                w.line(line)
-            w.line(f"{reg} = {w.convert(value, n.out.type.dtype.name)}")
-            regs[id(n.out)] = reg
-            if n.out in stored:
-                w.line(f"{w.name(n.out)}{w.index(idx)} = {reg}")
+
+
+def emit_body(w, step, stored: set, idx: list[str]) -> dict:
+    """The statements of one element at index ``idx`` of ``step``'s loop: every node's value in
+    a register, stored where ``stored`` says. Returns ``id(value) -> register``."""
+    shape = step.shape
+    loads: dict = {}
+    regs: dict = {}
+    for n in step.nodes:
+        lam = n.op.expr
+        if lam is None:
+            raise CodegenError(f"pointwise op {n.op.name!r} has no sympy expression")
+        names, ints = {}, set()
+        for sym, v in zip(lam.variables, n.inputs):
+            if id(v) in regs:
+                code = regs[id(v)]
+            elif id(v) in loads:
+                code = loads[id(v)]
+            else:
+                src = w.name(v) + w.index(w.broadcast_index(v.type.shape, shape, idx))
+                code = w.fresh("x")
+                w.line(f"{code} = {src}")
+                loads[id(v)] = code
+            if v.type.dtype.name == "bool":
+                wide = w.fresh("b")
+                w.line(f"{wide} = np.int64({code})")
+                code = wide
+            if v.type.dtype.name in ("int64", "bool"):
+                ints.add(code)
+            names[sym] = code
+        reg = "r_" + w.name(n.out)
+        expr = lam.expr
+        if n.op.name in IMPL_EXPRS:
+            expr = IMPL_EXPRS[n.op.name](*lam.variables)
+        lines, value = cse_lines(expr, names, reg + "_t", ints)
+        for line in lines:
+            w.line(line)
+        w.line(f"{reg} = {w.convert(value, n.out.type.dtype.name)}")
+        regs[id(n.out)] = reg
+        if n.out in stored:
+            w.line(f"{w.name(n.out)}{w.index(idx)} = {reg}")
+    return regs

@@ -8,12 +8,13 @@ from gradc.passes.cse import cse
 from gradc.passes.dce import dce
 from gradc.passes.fold import fold
 from gradc.passes.fusion import Group, fuse
+from gradc.passes.pool import share_pool_indices
 from gradc.passes.simplify import simplify
 from gradc.passes.stopgrad import strip_stop_gradient
 
 # (name, pass): stop_gradient goes first (no differentiation follows the pipeline); cse before
 # simplify so shared values are seen as shared; cse again after, as equal chains become equal
-# fused nodes.
+# fused nodes; a max-pool whose argmax is kept reads its values off it.
 PASSES = (
     ("strip_stop_gradient", strip_stop_gradient),
     ("dce", dce),
@@ -21,6 +22,7 @@ PASSES = (
     ("fold", fold),
     ("simplify", simplify),
     ("cse", cse),
+    ("share_pool_indices", share_pool_indices),
 )
 
 

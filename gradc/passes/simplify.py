@@ -280,6 +280,8 @@ def _view_rule(rw: Rewriter, node, uses) -> bool:
     if name in ("reshape", "expand", "cast") and src.type == t:
         rw.alias(node.out, src)
         return True
+    if name == "permute" and _transposed_matmul(rw, node, src, uses):
+        return True
     if name == "permute":
         dims = tuple(node.attrs["dims"])
         if src.node is not None and src.node.op.name == "permute":
@@ -307,6 +309,32 @@ def _view_rule(rw: Rewriter, node, uses) -> bool:
             )
         return True
     return False
+
+
+def _transposed_matmul(rw: Rewriter, node, src, uses) -> bool:
+    """``(a @ b).T`` read only here is ``b.T @ a.T``: the transposes fold into the operands
+    (a weight gradient ``(h.T @ g).T`` becomes ``g.T @ h``) and BLAS reads transposed operands
+    in place, where a transposed result is a copy."""
+    mm = src.node
+    if (
+        tuple(node.attrs["dims"]) != (1, 0)
+        or mm is None
+        or mm.op.name != "matmul"
+        or any(v.type.ndim != 2 for v in mm.inputs)
+        or len(uses.get(id(node.inputs[0]), ())) != 1
+        or node.inputs[0] in rw.old.outputs
+    ):
+        return False
+
+    def t(v):
+        if v.node is not None and v.node.op.name == "permute":
+            return v.node.inputs[0]  # (x.T).T
+        ty = TensorType(v.type.dtype, tuple(reversed(v.type.shape)))
+        return rw.emit(node.op, [v], {"dims": (1, 0)}, ty, node.loc, node.rule)
+
+    a, b = mm.inputs
+    rw.alias(node.out, rw.emit(mm.op, [t(b), t(a)], mm.attrs, node.out.type, node.loc, node.rule))
+    return True
 
 
 def simplify(graph: Graph) -> Graph:

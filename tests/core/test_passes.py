@@ -409,3 +409,30 @@ def test_every_pass_keeps_input_and_output_roles():
     for stage in (dce(g), cse(g), optimize(g)[0]):
         assert [(v.name, v.role) for v in stage.inputs] == want_in
         assert list(zip(stage.output_names, stage.roles())) == want_out
+
+
+@given(st.integers(0, 2**16))
+def test_max_pool_values_read_off_the_kept_argmax(seed):
+    """A graph computing max_pool2d and its indices scans once (values gathered at the argmax)
+    and means the same: NaN windows, -inf windows and ties included; padded pools are kept."""
+    from gradc.passes.pool import share_pool_indices
+
+    rng = np.random.default_rng(seed)
+    x = rng.choice(np.array([0.0, 1.0, -1.0, np.nan, -np.inf, np.inf]), (2, 3, 6, 6))
+    for attrs in (
+        dict(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0), dilation=(1, 1)),
+        dict(kernel_size=(3, 2), stride=(1, 2), padding=(1, 0), dilation=(1, 1)),
+    ):
+
+        def f(t, attrs=attrs):
+            return gradc.dispatch.apply("max_pool2d", t, **attrs), gradc.dispatch.apply(
+                "max_pool2d_indices", t, **attrs
+            )
+
+        g = gradc.trace(f, gradc.TensorSpec((2, 3, 6, 6), dtypes.float64))
+        h = share_pool_indices(g)
+        verify(h)
+        ops = [n.op.name for n in h.nodes]
+        assert ("max_pool2d" in ops) == bool(attrs["padding"][0])
+        for a, b in zip(interpret(h, x), interpret(g, x)):
+            np.testing.assert_array_equal(a, b)

@@ -1,93 +1,162 @@
-"""conv2d and its gradients as im2col + one BLAS GEMM (``np.dot``), as the numpy impls do.
+"""conv2d and its gradients as im2col + BLAS, one image at a time.
 
-Chosen by ``window.py`` for float, ``groups == 1`` convolutions: the taps of every output pixel
-are gathered into a row of ``cols [N*OH*OW, C*kh*kw]``, so the convolution is
-``cols @ w.reshape(O, -1).T``, the weight gradient ``ct_rows.T @ cols`` and the input gradient
-``ct_rows @ w.reshape(O, -1)`` scattered back through the same taps.
+Chosen by ``window.py`` for float convolutions without groups. For image ``n`` the taps are
+gathered into ``cols [C*kh*kw, OH*OW]`` (a row per tap, a column per output pixel: each row is
+filled from contiguous input rows), so
+- the convolution is ``out[n] = W [O, C*kh*kw] @ cols``, written by BLAS straight into the
+  NCHW output;
+- the weight gradient sums ``ct[n] [O, OH*OW] @ cols.T`` over images;
+- the input gradient is ``W.T @ ct[n]`` scattered back through the same taps (col2im).
+One image's ``cols`` stays in cache (78 KB for LeNet's first layer); measured on LeNet's shapes
+this beat direct loops 3-4x and a whole-batch im2col (megabytes, out of cache).
 """
 
 from __future__ import annotations
 
-
-def _pixels(w, n_code, oh_code, ow_code):
-    """Loops over output pixels; yields ``(n, oh, ow, r)`` with ``r`` the pixel's row."""
-    return w.loops([n_code, oh_code, ow_code], "p")
+import contextlib
 
 
-def _gather(w, x, attrs, kh, kw, cols, n, oh, ow, r, scatter=False):
-    """``cols[r, (c*kh + i)*kw + j] = x[n, c, h, w]`` over in-bounds taps (or ``+=`` back)."""
-    from codegen.cpu.lowerings.window import _taps
-
-    with w.loops(["_C"], "c") as (c,):
-        attrs = dict(attrs, _kernel=(kh, kw))
-        with _taps(w, attrs, oh, ow, "_H", "_W") as (h, xx, i, j):
-            col = f"{cols}[{r}, ({c} * {kh} + {i}) * {kw} + {j}]"
-            if scatter:
-                w.line(f"{x}[{n}, {c}, {h}, {xx}] += {col}")
-            else:
-                w.line(f"{col} = {x}[{n}, {c}, {h}, {xx}]")
+def _geometry(attrs):
+    sh, sw = attrs["stride"]
+    ph, pw = attrs.get("padding", (0, 0))
+    dh, dw = attrs.get("dilation", (1, 1))
+    return sh, sw, ph, pw, dh, dw
 
 
-def _setup(w, x_shape_src, ct_or_out, kh, kw, dt, cols):
-    w.line(f"_N, _C, _H, _W = {x_shape_src}.shape")
-    w.line(f"_OH, _OW = {ct_or_out}.shape[2], {ct_or_out}.shape[3]")
-    w.line(f"{cols} = np.zeros((_N * _OH * _OW, _C * {kh * kw}), {dt})")
+def _offset(k: str, dil: int, pad: int) -> str:
+    text = k if dil == 1 else f"{k} * {dil}"
+    return f"{text} - {pad}" if pad else text
 
 
-def _rows(w, ct, dt, rows):
-    """``rows[r, o] = ct[n, o, oh, ow]``: the cotangent as a ``[N*OH*OW, O]`` matrix."""
-    w.line(f"_O = {ct}.shape[1]")
-    w.line(f"{rows} = np.empty((_N * _OH * _OW, _O), {dt})")
-    with _pixels(w, "_N", "_OH", "_OW") as (n, oh, ow):
-        with w.block("for _o in range(_O):"):
-            w.line(f"{rows}[({n} * _OH + {oh}) * _OW + {ow}, _o] = {ct}[{n}, _o, {oh}, {ow}]")
+def _scaled(o: str, stride: int) -> str:
+    return o if stride == 1 else f"{o} * {stride}"
 
 
-def conv2d(w, node, ins, out):
+@contextlib.contextmanager
+def _taps(w, attrs, kh, kw):
+    """Loops over channels, taps and output rows; yields ``(row, h, d0, lo, hi, xo)``: the
+    tap's row in ``cols``, input row ``h`` (maybe outside), the first column of this output row,
+    the output columns ``[lo, hi)`` whose input column ``ow * sw + xo`` is inside."""
+    sh, sw, ph, pw, dh, dw = _geometry(attrs)
+    c, i, j, oh = w.fresh("c"), w.fresh("ki"), w.fresh("kj"), w.fresh("oh")
+    row, h, xo, lo, hi, d0 = (w.fresh(s) for s in ("row", "h", "xo", "lo", "hi", "d"))
+    depth = w.depth
+    w.line(f"for {c} in range(_C):")
+    w.depth += 1
+    w.line(f"for {i} in range({kh}):")
+    w.depth += 1
+    w.line(f"for {j} in range({kw}):")
+    w.depth += 1
+    w.line(f"{row} = ({c} * {kh} + {i}) * {kw} + {j}")
+    w.line(f"{xo} = {_offset(j, dw, pw)}")
+    if pw == 0 and sw == 1:
+        w.line(f"{lo} = 0")
+    else:
+        w.line(f"{lo} = max(0, -({xo} // {sw}))")
+    w.line(f"{hi} = min(_OW, (_W - 1 - {xo}) // {sw} + 1)")
+    w.line(f"for {oh} in range(_OH):")
+    w.depth += 1
+    w.line(f"{h} = {_scaled(oh, sh)} + {_offset(i, dh, ph)}")
+    w.line(f"{d0} = {oh} * _OW")
+    try:
+        yield c, row, h, d0, lo, hi, xo, sw
+    finally:
+        w.depth = depth
+
+
+def _im2col(w, x, n, cols, attrs, kh, kw):
+    """``cols[row, oh*OW + ow] = x[n, c, h, ow*sw + xo]`` (0 in the padding)."""
+    with _taps(w, attrs, kh, kw) as (c, row, h, d0, lo, hi, xo, sw):
+        ow, xr = w.fresh("ow"), w.fresh("xr")
+        with w.block(f"if {h} < 0 or {h} >= _H:"):
+            w.line(f"{cols}[{row}, {d0}:{d0} + _OW] = 0")
+            w.line("continue")
+        w.line(f"{xr} = {x}[{n}, {c}, {h}]")
+        with w.block(f"for {ow} in range({lo}):"):
+            w.line(f"{cols}[{row}, {d0} + {ow}] = 0")
+        with w.block(f"for {ow} in range({lo}, {hi}):"):
+            w.line(f"{cols}[{row}, {d0} + {ow}] = {xr}[{_scaled(ow, sw)} + {xo}]")
+        with w.block(f"for {ow} in range(max({lo}, {hi}), _OW):"):
+            w.line(f"{cols}[{row}, {d0} + {ow}] = 0")
+
+
+def _col2im(w, dx, n, dcols, attrs, kh, kw):
+    """``dx[n, c, h, ow*sw + xo] += dcols[row, oh*OW + ow]`` over taps inside the input."""
+    with _taps(w, attrs, kh, kw) as (c, row, h, d0, lo, hi, xo, sw):
+        ow, xr = w.fresh("ow"), w.fresh("xr")
+        with w.block(f"if {h} < 0 or {h} >= _H:"):
+            w.line("continue")
+        w.line(f"{xr} = {dx}[{n}, {c}, {h}]")
+        with w.block(f"for {ow} in range({lo}, {hi}):"):
+            w.line(f"{xr}[{_scaled(ow, sw)} + {xo}] += {dcols}[{row}, {d0} + {ow}]")
+
+
+def _dims(w, image, out_or_ct, kh, kw):
+    """Bind ``_N, _C, _H, _W`` (the image side), ``_O, _OH, _OW`` and ``_P, _K`` as literals
+    where the types know them (loop bounds LLVM can unroll), else from the symbols."""
+    n, c, h, wd = (w.dim(d) for d in image.type.shape)
+    o, oh, ow = (w.dim(d) for d in out_or_ct.type.shape[1:])
+    w.line(f"_N, _C, _H, _W = {n}, {c}, {h}, {wd}")
+    w.line(f"_O, _OH, _OW = {o}, {oh}, {ow}")
+    w.line("_P = _OH * _OW")
+    w.line(f"_K = _C * {kh * kw}")
+
+
+def conv2d(w, node, ins, out, epilogue=None):
     x, wt = ins[0], ins[1]
     b = ins[2] if len(ins) > 2 else None
     kh, kw = node.inputs[1].type.shape[2:]
     dt = w.dtype(node.out)
-    cols, res = w.fresh("cols"), w.fresh("res")
+    cols, wm, o2, n = w.fresh("cols"), w.fresh("wm"), w.fresh("o2_"), w.fresh("n")
     w.empty(out, node.out)
-    _setup(w, x, out, kh, kw, dt, cols)
-    with _pixels(w, "_N", "_OH", "_OW") as (n, oh, ow):
-        r = w.fresh("r")
-        w.line(f"{r} = ({n} * _OH + {oh}) * _OW + {ow}")
-        _gather(w, x, node.attrs, kh, kw, cols, n, oh, ow, r)
-    w.line(f"_O = {wt}.shape[0]")
-    w.line(f"{res} = np.dot({cols}, np.ascontiguousarray({wt}.reshape(_O, -1).T))")
-    with _pixels(w, "_N", "_OH", "_OW") as (n, oh, ow):
-        with w.block("for _o in range(_O):"):
-            v = f"{res}[({n} * _OH + {oh}) * _OW + {ow}, _o]"
-            w.line(f"{out}[{n}, _o, {oh}, {ow}] = {v}" + (f" + {b}[_o]" if b else ""))
+    _dims(w, node.inputs[0], node.out, kh, kw)
+    w.line(f"{cols} = np.empty((_K, _P), {dt})")
+    w.line(f"{wm} = {wt}.reshape(_O, _K)")
+    with w.block(f"for {n} in range(_N):"):
+        w.line(f"{o2} = {out}[{n}].reshape(_O, _P)")
+        with w.block("if _K == 0 or _O == 0 or _P == 0:"):
+            w.line(f"{o2}[...] = 0")
+        with w.block("else:"):
+            _im2col(w, x, n, cols, node.attrs, kh, kw)
+            w.line(f"np.dot({wm}, {cols}, {o2})")
+        if b is not None:
+            o, p, bo = w.fresh("o"), w.fresh("p"), w.fresh("bo")
+            with w.block(f"for {o} in range(_O):"):
+                w.line(f"{bo} = {b}[{o}]")
+                with w.block(f"for {p} in range(_P):"):
+                    w.line(f"{o2}[{o}, {p}] += {bo}")
+        if epilogue is not None:
+            epilogue(n)
 
 
 def conv2d_weight_grad(w, node, ins, out):
     x, ct = ins
     kh, kw = node.attrs["kernel_size"]
     dt = w.dtype(node.out)
-    cols, rows = w.fresh("cols"), w.fresh("rows")
-    _setup(w, x, ct, kh, kw, dt, cols)
-    with _pixels(w, "_N", "_OH", "_OW") as (n, oh, ow):
-        r = w.fresh("r")
-        w.line(f"{r} = ({n} * _OH + {oh}) * _OW + {ow}")
-        _gather(w, x, node.attrs, kh, kw, cols, n, oh, ow, r)
-    _rows(w, ct, dt, rows)
-    w.assign(out, f"np.dot(np.ascontiguousarray({rows}.T), {cols}).reshape({w.shape(node.out)})")
+    cols, tmp, acc, n = w.fresh("cols"), w.fresh("tmp"), w.fresh("acc"), w.fresh("n")
+    w.empty(out, node.out)
+    _dims(w, node.inputs[0], node.inputs[1], kh, kw)
+    w.line(f"{cols} = np.empty((_K, _P), {dt})")
+    w.line(f"{tmp} = np.empty((_O, _K), {dt})")
+    w.line(f"{acc} = {out}.reshape(_O, _K)")
+    w.line(f"{acc}[...] = 0")
+    with w.block(f"for {n} in range(_N if _P > 0 and _O > 0 and _K > 0 else 0):"):
+        _im2col(w, x, n, cols, node.attrs, kh, kw)
+        w.line(f"np.dot({ct}[{n}].reshape(_O, _P), {cols}.T, {tmp})")
+        w.line(f"{acc} += {tmp}")
 
 
 def conv2d_input_grad(w, node, ins, out):
     ct, wt = ins
     kh, kw = node.inputs[1].type.shape[2:]
     dt = w.dtype(node.out)
-    cols, rows = w.fresh("dcols"), w.fresh("rows")
-    w.zeros(out, node.out)
-    w.line(f"_N, _C, _H, _W = {out}.shape")
-    w.line(f"_OH, _OW = {ct}.shape[2], {ct}.shape[3]")
-    _rows(w, ct, dt, rows)
-    w.line(f"{cols} = np.dot({rows}, np.ascontiguousarray({wt}).reshape(_O, -1))")
-    with _pixels(w, "_N", "_OH", "_OW") as (n, oh, ow):
-        r = w.fresh("r")
-        w.line(f"{r} = ({n} * _OH + {oh}) * _OW + {ow}")
-        _gather(w, out, node.attrs, kh, kw, cols, n, oh, ow, r, scatter=True)
+    dcols, wtt, n = w.fresh("dcols"), w.fresh("wt"), w.fresh("n")
+    w.empty(out, node.out)
+    _dims(w, node.out, node.inputs[0], kh, kw)
+    w.line(f"{dcols} = np.empty((_K, _P), {dt})")
+    w.line(f"{wtt} = {wt}.reshape(_O, _K).T")
+    with w.block(f"for {n} in range(_N):"):
+        w.line(f"{out}[{n}] = 0")
+        with w.block("if _K > 0 and _P > 0 and _O > 0:"):
+            w.line(f"np.dot({wtt}, {ct}[{n}].reshape(_O, _P), {dcols})")
+            _col2im(w, out, n, dcols, node.attrs, kh, kw)

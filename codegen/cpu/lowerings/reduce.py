@@ -19,27 +19,86 @@ def _init(op: str, dtype: str) -> str:
     return "-np.inf" if op == "amax" else "np.inf"
 
 
-@lowering("sum", "prod", "amax", "amin")
+REDUCE_OPS = ("sum", "prod", "amax", "amin")
+
+
+@lowering(*REDUCE_OPS)
 def _reduce(w, node, ins, out):
     (a,) = ins
+    emit_reduce(w, node, out, lambda idx: f"{a}{w.index(idx)}")
+
+
+def emit_reduce(w, node, out, value_at) -> None:
+    """``out = op(x, dim, keepdim)`` where ``value_at(idx)`` emits the statements of the element
+    of ``x`` at ``idx`` and returns its code (a load, or a fused pointwise body).
+
+    When the innermost dim is reduced, the kept dims loop outside and a register accumulates
+    the reduced ones (no store per element); otherwise the loops run in memory order and add
+    into the kept row, which vectorises. float sums and products accumulate in float64."""
     x = node.inputs[0]
-    dims, keep = node.attrs["dim"], node.attrs.get("keepdim", False)
-    dt = node.out.type.dtype.name
+    op, dt = node.op.name, node.out.type.dtype.name
+    dims, keep = set(node.attrs["dim"]), node.attrs.get("keepdim", False)
+    shape = [w.dim(d) for d in x.type.shape]
+    r = len(shape)
+    acc_dt = "float64" if op in ("sum", "prod") and dt in ("float32", "float64") else dt
     w.empty(out, node.out)
-    w.line(f"{out}[...] = {_init(node.op.name, dt)}")
-    with w.loops([w.dim(d) for d in x.type.shape]) as idx:
-        oidx = [("0" if keep else None) if k in dims else i for k, i in enumerate(idx)]
-        o = out + w.index([i for i in oidx if i is not None])
-        v = w.fresh("v")
-        w.line(f"{v} = {a}{w.index(idx)}")
-        if node.op.name == "sum":
-            w.line(f"{o} = {o} + {w.convert(v, dt)}")
-        elif node.op.name == "prod":
-            w.line(f"{o} = {o} * {w.convert(v, dt)}")
-        else:
-            cmp = ">" if node.op.name == "amax" else "<"
-            with w.block(f"if {v} {cmp} {o} or {v} != {v}:"):
-                w.line(f"{o} = {v}")
+
+    def out_index(idx):
+        return [("0" if keep else None) if k in dims else i for k, i in enumerate(idx)]
+
+    def target(idx):
+        return out + w.index([i for i in out_index(idx) if i is not None])
+
+    init = w.convert(_init(op, dt), acc_dt) if acc_dt != "bool" else _init(op, dt)
+    if r == 0 or (r - 1) in dims:  # scalar accumulator over the reduced dims
+        kept = [k for k in range(r) if k not in dims]
+        red = [k for k in range(r) if k in dims]
+        idx = [None] * r
+        depth = w.depth
+        for k in kept:
+            idx[k] = w.fresh("i")
+            w.line(f"for {idx[k]} in range({shape[k]}):")
+            w.depth += 1
+        acc = w.fresh("acc")
+        w.line(f"{acc} = {init}")
+        inner = w.depth
+        for k in red:
+            idx[k] = w.fresh("i")
+            w.line(f"for {idx[k]} in range({shape[k]}):")
+            w.depth += 1
+        _combine(w, op, acc, value_at(idx), acc_dt)
+        w.depth = inner
+        w.line(f"{target(idx)} = {w.convert(acc, dt) if acc_dt != dt else acc}")
+        w.depth = depth
+        return
+    buf = out
+    if acc_dt != dt:  # a float64 row to add into, converted once at the end
+        buf = w.fresh("accrow")
+        w.line(f"{buf} = np.zeros({w.shape(node.out)}, np.float64)")
+        if op == "prod":
+            w.line(f"{buf}[...] = 1")
+    else:
+        w.line(f"{out}[...] = {init}")
+    with w.loops(shape) as idx:
+        o = buf + w.index([i for i in out_index(idx) if i is not None])
+        _combine(w, op, o, value_at(idx), acc_dt)
+    if buf != out:
+        w.line(f"{out}[...] = {buf}")
+
+
+def _combine(w, op: str, acc: str, code: str, acc_dt: str) -> None:
+    v = w.fresh("v")
+    w.line(f"{v} = {code}")
+    if acc_dt == "bool" and op in ("sum", "prod"):
+        w.line(f"{acc} = {acc} {'or' if op == 'sum' else 'and'} ({v} != 0)")
+    elif op == "sum":
+        w.line(f"{acc} = {acc} + {w.convert(v, acc_dt)}")
+    elif op == "prod":
+        w.line(f"{acc} = {acc} * {w.convert(v, acc_dt)}")
+    else:
+        cmp = ">" if op == "amax" else "<"
+        with w.block(f"if {v} {cmp} {acc} or {v} != {v}:"):
+            w.line(f"{acc} = {v}")
 
 
 @lowering("argmax", "argmin")

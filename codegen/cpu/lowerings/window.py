@@ -58,9 +58,22 @@ def _gemm(node) -> bool:
 
 
 @lowering("conv2d")
-def _conv2d(w, node, ins, out):
+def _conv2d(w, node, ins, out, epilogue=None):
+    """``epilogue(n)``, if given, emits the pointwise chain after the convolution for image
+    ``n`` (bias + relu while the image is in cache)."""
     if _gemm(node):
-        return im2col.conv2d(w, node, ins, out)
+        return im2col.conv2d(w, node, ins, out, epilogue)
+    _direct_conv2d(w, node, ins, out)
+    if epilogue is not None:
+        n = w.fresh("n")
+        with w.block(f"for {n} in range({w.dim(node.out.type.shape[0])}):"):
+            epilogue(n)
+
+
+_conv2d.takes_epilogue = True
+
+
+def _direct_conv2d(w, node, ins, out):
     x, wt = ins[0], ins[1]
     b = ins[2] if len(ins) > 2 else None
     g = node.attrs.get("groups", 1)
