@@ -108,6 +108,10 @@ class Program:
         self.kernels = kernels
         # np.array, not np.ascontiguousarray: that one turns a 0-d constant into shape (1,)
         consts = [np.array(n.attrs["value"], order="C") for n in plan.constants]
+        mem = plan.memory
+        self._donated = sorted(
+            {mem.of(v).index for v in graph.outputs if mem.of(v).kind == "donated"}
+        )
         timings = int(os.environ.get("GRADC_DEBUG", "0") or 0) >= 1
         self.runner = runtime.Runner(
             module, consts, blas="np.dot(" in source, timings=timings, name=graph.name
@@ -129,6 +133,8 @@ class Program:
                 )
             if not a.flags.c_contiguous or not a.flags.writeable:
                 arrays[k] = np.array(a, order="C")
+        if self._donated:
+            _unshare(arrays, self._donated)
         try:
             return self.runner(arrays, out)
         except ValueError as e:
@@ -139,6 +145,19 @@ class Program:
 
     def __repr__(self) -> str:
         return f"<Program {self.graph.name}: {len(self.kernels)} kernels, {self.path}>"
+
+
+def _unshare(arrays: list, donated: list[int]) -> None:
+    """A donated input is overwritten in place: if another input is the same memory (the same
+    array, or views of one base), the program gets a copy of it instead."""
+    seen: dict = {}
+    for a in arrays:
+        for key in {id(a), id(a.base) if a.base is not None else id(a)}:
+            seen[key] = seen.get(key, 0) + 1
+    for k in donated:
+        a = arrays[k]
+        if seen[id(a)] > 1 or (a.base is not None and seen[id(a.base)] > 1):
+            arrays[k] = a.copy()
 
 
 def generate(graph, *, optimize: bool = True, donate: dict | None = None):

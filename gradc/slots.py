@@ -48,6 +48,8 @@ class Slot:
         old = self.read(args)
         if array is None:
             self.replace(args, None)
+        elif isinstance(old, Tensor) and array is old._data:  # the program wrote it in place
+            old._version += 1
         elif (
             isinstance(old, Tensor)
             and not old.is_traced
@@ -121,7 +123,12 @@ class GradSlot(Slot):
         self.owner.grad = tensor
 
     def write(self, args, array) -> None:
-        """A new ``.grad`` tensor, as eager accumulation (``grad = grad + g``) makes one."""
+        """A new ``.grad`` tensor, as eager accumulation (``grad = grad + g``) makes one; or the
+        old one, when the program wrote into its storage (only when nothing else held it)."""
+        old = self.read(args)
+        if array is not None and isinstance(old, Tensor) and array is old._data:
+            old._version += 1
+            return
         self.replace(args, None if array is None else Tensor._wrap(np.asarray(array)))
 
 

@@ -36,10 +36,13 @@ def _interpret(graph):
     return functools.partial(interpret, graph)
 
 
-def _numba(graph):
+def _numba(graph, donate=None):
     from gradc.lowering import lower  # the code generator's seam: a Program, called like interpret
 
-    return lower(graph)
+    return lower(graph, donate=donate)
+
+
+_numba.donates = True  # writes new values of state in place, and takes ``out=`` arrays
 
 
 register_backend("interpret", _interpret)

@@ -20,17 +20,17 @@ from gradc.slots import HyperSlot
 _ACCEPTED = ("lr",)
 
 
-def _tensor(label: str, t, dynamic: bool) -> list:
-    """One guard per tensor: ``(dtype, device, shape, requires_grad)``, the batch dim ``*``
-    when dynamic (compact, so checking a call is cheap; ``failed`` spells out the field)."""
+def _desc(t, dynamic: bool):
+    """A tensor's guard: ``(dtype, device, shape, requires_grad)``, the batch dim ``*`` when
+    dynamic (compact, so checking a call is cheap; ``failed`` spells out the field)."""
     if t is None:
-        return [(label, None)]
+        return None
     if not isinstance(t, Tensor) or t.is_traced:
-        return [(label, (type(t).__name__,))]
+        return (type(t).__name__,)
     shape = t._data.shape
     if dynamic and shape:
         shape = ("*", *shape[1:])
-    return [(label, (t._data.dtype, "cpu", shape, bool(t.requires_grad)))]
+    return (t._data.dtype, "cpu", shape, bool(t.requires_grad))
 
 
 def _value(v):
@@ -45,39 +45,84 @@ def _value(v):
     return (type(v).__name__, v)
 
 
-def guards(names, args, found, slots, dynamic: bool) -> list[tuple]:
-    """The guard list of one call (see the module docstring)."""
-    out = [("grad_mode", grad_mode.is_grad_enabled())]
-    firsts: dict = {}
-    batch = []
+def probes(names, args, found, slots, dynamic: bool) -> list[tuple]:
+    """``(label, fn)`` pairs: ``fn(args)`` is the guard's value for a call. The labels (which
+    arguments are tensors, which modules, groups and slots there are) come from this call; a
+    call of the same structure re-evaluates only the functions (the fast path)."""
+    out = [("grad_mode", lambda a: grad_mode.is_grad_enabled())]
+    tensors = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
     for i, (name, a) in enumerate(zip(names, args)):
         if isinstance(a, Tensor):
-            out += _tensor(name, a, dynamic)
-            out.append((f"{name} is argument", firsts.setdefault(id(a), i)))
-            if dynamic and a.ndim:
-                batch.append(int(a.shape[0]))
+            out.append((name, lambda a, i=i: _desc(a[i], dynamic)))
+            out.append((f"{name} is argument", lambda a, i=i: _first(a, i)))
         else:
-            out.append((name, _value(a)))
+            out.append((name, lambda a, i=i: _value(a[i])))
     if dynamic:  # arguments with equal batch sizes share one symbol
-        out.append(("batch sizes equal", tuple(batch.index(b) for b in batch)))
+        out.append(("batch sizes equal", lambda a: _batch_pattern(a, tensors)))
     for name, obj in found:
         if hasattr(obj, "named_modules"):
-            flags = tuple(m.training for _, m in obj.named_modules())
-            out.append((f"{name or 'module'}.training", flags))
+            mods = [m for _, m in obj.named_modules()]
+            out.append((f"{name or 'module'}.training", lambda a, ms=mods: _training(ms)))
         if hasattr(obj, "param_groups"):
             for gi, group in enumerate(obj.param_groups):
-                for k, v in group.items():
+                for k in group:
                     if k != "params" and k not in _ACCEPTED:
-                        out.append((f"{name}.param_groups[{gi}].{k}", _value(v)))
+                        label = f"{name}.param_groups[{gi}].{k}"
+                        out.append((label, lambda a, g=group, k=k: _value(g[k])))
                 for pi, p in enumerate(group["params"]):  # which state entries exist
-                    keys = tuple(sorted(obj.state.get(p, {})))
-                    out.append((f"{name}.state of param_groups[{gi}].params[{pi}]", keys))
+                    label = f"{name}.state of param_groups[{gi}].params[{pi}]"
+                    out.append((label, lambda a, o=obj, p=p: tuple(sorted(o.state.get(p, {})))))
     for slot in slots:
         if isinstance(slot, HyperSlot):
-            out.append((slot.name, type(slot.group[slot.key]).__name__))
+            out.append((slot.name, lambda a, s=slot: type(s.group[s.key]).__name__))
         elif not hasattr(slot, "index"):  # arguments are above
-            out += _tensor(slot.name, slot.read(args), False)
+            out.append((slot.name, lambda a, s=slot: _desc(s.read(a), False)))
     return out
+
+
+def _first(args, i: int) -> int:
+    """The first argument position holding the same tensor as argument ``i``."""
+    t = args[i]
+    return next(k for k in range(i + 1) if args[k] is t)
+
+
+def _batch_pattern(args, tensors) -> tuple:
+    batch = [int(args[i].shape[0]) for i in tensors if isinstance(args[i], Tensor) and args[i].ndim]
+    return tuple(batch.index(b) for b in batch)
+
+
+def _training(mods) -> tuple:
+    return tuple(m.training for m in mods)
+
+
+def guards(names, args, found, slots, dynamic: bool) -> list[tuple]:
+    """The guard list of one call (see the module docstring)."""
+    return [(label, fn(args)) for label, fn in probes(names, args, found, slots, dynamic)]
+
+
+def fingerprint(found) -> tuple:
+    """What the slots and guard labels of a call depend on: the objects reached, each module's
+    parameters, buffers and submodules, each optimizer's groups, their keys and parameters and
+    its state dict. Equal fingerprints: the last call's probes apply (ids, not values: a tensor
+    compares elementwise)."""
+    out = []
+    for _, obj in found:
+        out.append(id(obj))
+        if hasattr(obj, "named_modules"):
+            stack = [obj]
+            while stack:
+                m = stack.pop()
+                d = m.__dict__
+                out.append(tuple(map(id, d["_parameters"].values())))
+                out.append(tuple(map(id, d["_buffers"].values())))
+                subs = list(d["_modules"].values())
+                out.append(tuple(map(id, subs)))
+                stack.extend(x for x in subs if x is not None)
+        if hasattr(obj, "param_groups"):
+            out.append(id(obj.state))
+            for g in obj.param_groups:
+                out.append((id(g), tuple(g), tuple(map(id, g["params"]))))
+    return tuple(out)
 
 
 def failed(old: list[tuple], new: list[tuple]) -> str:
