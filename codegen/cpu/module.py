@@ -115,6 +115,9 @@ def _workspace_fn(plan, names, printed) -> list[str]:
         w.line(node_comment(n, printed))
         LOWERINGS[n.op.name](w, n, [names[v] for v in n.inputs], names[n.out])
         ws.append(names[n.out])
+    if any(k.split is not None for k in plan.kernels):
+        w.line("_parts = {}  # partial sums of kernels split over the batch")
+        ws.append("_parts")
     w.line(f"return ({', '.join(ws)}{',' if len(ws) == 1 else ''})")
     return [
         "",
@@ -182,8 +185,20 @@ def _run_fn(plan, names, printed, calls, ws) -> list[str]:
             w.line(f"{names[v]} = {home(src)}.reshape({shape_code(v.type.shape)})")
             continue
         fname, ks = call
-        args = [home(v) for v in ks.inputs] + [home(v) for v in ks.outputs] + ks.symbols
-        w.line(f"{fname}({', '.join(args)})")
+        arrays = [home(v) for v in ks.inputs] + [home(v) for v in ks.outputs]
+        sp = kernel.split
+        if sp is None or ks.symbols != [sp.symbol]:
+            w.line(f"{fname}({', '.join(arrays + ks.symbols)})")
+            continue
+        kinds = [int(x) for x in sp.inputs] + [2 if x else 1 for x in sp.sums]
+        with w.block(f"if {sp.symbol} < _MIN_BATCH:"):
+            w.line(f"{fname}({', '.join(arrays + ks.symbols)})")
+        with w.block("else:  # halves of the batch in parallel threads"):
+            site = len(w.lines)
+            w.line(
+                f"_split({fname}, {sp.symbol}, ({', '.join(arrays)},), {tuple(kinds)}, "
+                f"_parts, {site})"
+            )
     for k, v in mem.copies:
         w.line(f"{outs[k]}[...] = {home(v)}")
     result = [
@@ -222,6 +237,9 @@ def generate(plan, *, graph_hash: str, module_name) -> Source:
             kernels[mod] = ks
             imports.append(f"from {mod} import kernel as {seen[mod]}")
         calls.append((kernel, (seen[mod], ks)))
+    if any(k.split is not None for k in plan.kernels):
+        imports.append("from runtime.parallel import MIN_BATCH as _MIN_BATCH")
+        imports.append("from runtime.parallel import split as _split")
     header = [
         f"# gradc generated program: graph {g.name}, hash {graph_hash}",
         f"# {len(kernels)} kernels; entry {ENTRY}("

@@ -3,7 +3,8 @@
 Rules, in order (numba compiles each function slowly, so fewer, fused kernels pay twice):
 1. epilogues: a matmul/conv/reduction anchor takes the chain of pointwise nodes of its own type
    that follows it (bias add + relu ride on the conv's output loop, the mean's division on the
-   sum's);
+   sum's), except a large sum over a symbolic batch (a weight or bias gradient), so that its
+   kernel can run split over the batch (``gradc.passes.parallel``);
 2. prologues: walking backwards, a pointwise node joins the group holding its readers if those
    readers are pointwise, or are the group's reduction/pool (computed inside its loop), or are
    views and the node is a single element;
@@ -23,6 +24,7 @@ import heapq
 from dataclasses import dataclass, field
 
 from gradc.ir.graph import Graph, Node, Value
+from gradc.passes.parallel import sums_over_batch
 from gradc.passes.rewrite import Rewriter, users
 from gradc.shapes import same_dim
 
@@ -111,7 +113,7 @@ class _Grouping:
                 continue
             loop = node.inputs[0].type.shape if node.op.kind in REDUCERS else None
             g, cur = self.new(node, node.op.kind, node, loop), node
-            while True:
+            while not sums_over_batch(node):
                 nxt = next(
                     (
                         r

@@ -28,6 +28,7 @@ import sympy
 from gradc.errors import GradcError
 from gradc.ir.graph import Graph, Node, Value
 from gradc.passes.memory import MemoryPlan, memory_plan
+from gradc.passes.parallel import Split, split_of
 from gradc.shapes import same_dim
 
 
@@ -49,6 +50,7 @@ class Kernel:
     inputs: list[Value]
     outputs: list[Value]
     steps: list[Step] = field(default_factory=list)
+    split: Split | None = None  # how it runs on halves of the batch (gradc.passes.parallel)
 
 
 @dataclass
@@ -139,6 +141,8 @@ def plan(graph: Graph, groups, donate: dict | None = None) -> ProgramPlan:
         outs = [v for v in g.outputs if id(v.node) in inside]
         kernels.append(Kernel(g.name, g.kind, _loop(g), nodes, list(g.inputs), outs, _steps(nodes)))
     symbols, bindings, checks = _symbols(graph)
+    for k in kernels:
+        k.split = split_of(k, symbols)
     params = list(graph.inputs) + [n.out for n in constants]
     p = ProgramPlan(graph, params, constants, prelude, kernels, symbols, bindings, checks)
     p.memory = memory_plan(p, donate)

@@ -1,0 +1,105 @@
+"""One kernel run on slices of the batch in parallel threads.
+
+Generated kernels are serial numba functions that release the GIL (``nogil``). A kernel that
+keeps images apart (``gradc.passes.parallel``) runs on ``[lo, hi)`` slices of its batch-led
+arrays, one slice per thread, the caller's thread included: row-major slices along dim 0 are
+contiguous, so every thread calls the same compiled function. Outputs that sum over the images
+(weight gradients) get one partial buffer per extra thread, added after the join.
+
+``GRADC_THREADS`` sets the number of threads (default: the cores this process may use; 1 turns
+splitting off). A batch below ``MIN_BATCH`` runs in one call: the handoff costs ~20-50 us.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+
+MIN_BATCH = 8
+
+
+def threads() -> int:
+    env = os.environ.get("GRADC_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class _Workers:
+    """Daemon threads taking ``(fn, args, done)`` tasks; ``done`` gets None or the exception."""
+
+    def __init__(self, n: int):
+        self.tasks: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(n):
+            threading.Thread(target=self._loop, daemon=True, name="gradc-worker").start()
+
+    def _loop(self):
+        while True:
+            fn, args, done = self.tasks.get()
+            try:
+                fn(*args)
+                done.put(None)
+            except BaseException as e:  # handed to the caller, which raises it
+                done.put(e)
+
+
+_POOL: list = []
+_LOCK = threading.Lock()
+
+
+def _workers(n: int) -> _Workers:
+    with _LOCK:
+        if not _POOL or _POOL[0][0] < n:
+            _POOL[:] = [(n, _Workers(n))]
+        return _POOL[0][1]
+
+
+def split(fn, n: int, arrays: tuple, kinds: tuple, parts: dict, site: int) -> None:
+    """``fn(*arrays, n)`` over the batch of ``n`` images, in up to ``threads()`` slices.
+
+    ``kinds``: per array, 0 passed whole, 1 sliced along dim 0, 2 an output summing over the
+    images. ``parts`` keeps the partial sums' buffers between calls (the program's workspace);
+    ``site`` names this call in it."""
+    t = min(threads(), n // max(1, MIN_BATCH // 2))
+    if t < 2 or n < MIN_BATCH:
+        fn(*arrays, n)
+        return
+    bounds = [n * k // t for k in range(t + 1)]
+    calls = []
+    sums = []
+    for k in range(t):
+        lo, hi = bounds[k], bounds[k + 1]
+        args = []
+        for j, (a, kind) in enumerate(zip(arrays, kinds)):
+            if kind == 1:
+                args.append(a[lo:hi])
+            elif kind == 2 and k > 0:
+                key = (site, j, k)
+                p = parts.get(key)
+                if p is None or p.shape != a.shape or p.dtype != a.dtype:
+                    p = parts[key] = a.copy()
+                args.append(p)
+                sums.append((a, p))
+            else:
+                args.append(a)
+        calls.append((*args, hi - lo))
+    pool = _workers(t - 1)
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    for args in calls[1:]:
+        pool.tasks.put((fn, args, done))
+    error = None
+    try:
+        fn(*calls[0])
+    except BaseException as e:
+        error = e
+    for _ in calls[1:]:
+        e = done.get()
+        error = error or e
+    if error is not None:
+        raise error
+    for a, p in sums:
+        a += p
