@@ -207,6 +207,6 @@ def lower(graph, device: str = "cpu", *, optimize: bool = True, donate=None) -> 
     module, path, content, src = hit
     text = full_text(src)
     if int(os.environ.get("GRADC_DEBUG", "0") or 0) >= 4:
-        print(text)
+        print(text, file=sys.stderr)
     kernels = [sys.modules[name].kernel for name in src.kernels]
     return Program(graph, p, module, text, path, key, kernels)

@@ -13,6 +13,7 @@ one graph, and its results are plain values.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -26,6 +27,7 @@ from gradc.compiler import guards as G
 from gradc.dispatch import current_graph
 from gradc.errors import AutogradError, TraceError
 from gradc.ir.graph import Graph
+from gradc.ir.printer import format_graph
 from gradc.ir.symbols import Dim
 from gradc.shapes import TensorType
 from gradc.slots import ArgGradSlot, ArgSlot, GradSlot, RngSlot, state_slots
@@ -152,9 +154,12 @@ class CompiledFunction:
             and traced.wrt
         )
         if not want_grad:
+            _debug(2, "forward", traced.graph)  # a whole step: forward, backward and update
             return Entry(traced, self._backend(traced))
         joint = autodiff.joint_graph(traced.graph, wrt=traced.wrt, name="joint")
         fwd, bwd = autodiff.partition(joint, names=("forward", "backward"))
+        _debug(2, "forward", fwd)
+        _debug(3, "backward", bwd)
         return Entry(traced, self.make(fwd), fwd, bwd, self.make(bwd))
 
     def _backend(self, traced):
@@ -294,3 +299,10 @@ def _structure(traced, results):
 def _graph_name(name: str) -> str:
     out = "".join(c if c.isalnum() or c == "_" else "_" for c in name).strip("_")
     return out or "compiled"
+
+
+def _debug(level: int, stage: str, graph) -> None:
+    """``GRADC_DEBUG>=2`` prints the forward IR of each compile, ``>=3`` the backward IR too
+    (``>=4``: the generated source, printed by ``gradc.lower``; ``1``: kernel timings)."""
+    if int(os.environ.get("GRADC_DEBUG", "0") or 0) >= level:
+        print(f"gradc: {stage} IR\n{format_graph(graph)}", file=sys.stderr)
