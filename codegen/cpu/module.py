@@ -18,6 +18,7 @@ Text only: nothing here imports numba or runs the code it writes.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -157,6 +158,27 @@ def _outputs_fn(plan) -> list[str]:
     ]
 
 
+def _home(plan, names, v) -> str:
+    """The program's name of the array that holds ``v``."""
+    b = plan.memory.of(v)
+    if b.kind == "output":
+        return f"_o{b.index}"
+    if b.kind == "donated":
+        return names[plan.params[b.index]]
+    return names[v]
+
+
+def _same(plan, names, kernel) -> dict:
+    """``id(output) -> input`` of ``kernel`` where the program hands both the same array."""
+    homes = {_home(plan, names, v): v for v in kernel.inputs}
+    out = {}
+    for v in kernel.outputs:
+        src = homes.get(_home(plan, names, v))
+        if src is not None and src.type == v.type:
+            out[id(v)] = src
+    return out
+
+
 def _run_fn(plan, names, printed, calls, ws) -> list[str]:
     mem, g = plan.memory, plan.graph
     outs = [f"_o{k}" for k in range(len(g.outputs))]
@@ -168,14 +190,7 @@ def _run_fn(plan, names, printed, calls, ws) -> list[str]:
     if outs:
         w.line(f"({', '.join(outs)},) = outs")
 
-    def home(v) -> str:
-        b = mem.of(v)
-        if b.kind == "output":
-            return outs[b.index]
-        if b.kind == "donated":
-            return params[b.index]
-        return names[v]
-
+    home = functools.partial(_home, plan, names)
     for kernel, call in calls:
         for n in kernel.nodes:
             w.line(node_comment(n, printed))
@@ -190,7 +205,8 @@ def _run_fn(plan, names, printed, calls, ws) -> list[str]:
         if sp is None or ks.symbols != [sp.symbol]:
             w.line(f"{fname}({', '.join(arrays + ks.symbols)})")
             continue
-        kinds = [int(x) for x in sp.inputs] + [2 if x else 1 for x in sp.sums]
+        sums = [x for v, x in zip(kernel.outputs, sp.sums) if any(v is o for o in ks.outputs)]
+        kinds = [int(x) for x in sp.inputs] + [2 if x else 1 for x in sums]
         with w.block(f"if {sp.symbol} < _MIN_BATCH:"):
             w.line(f"{fname}({', '.join(arrays + ks.symbols)})")
         with w.block("else:  # halves of the batch in parallel threads"):
@@ -230,7 +246,7 @@ def generate(plan, *, graph_hash: str, module_name) -> Source:
         if is_alias_kernel(kernel):
             calls.append((kernel, None))
             continue
-        ks = kernel_source(kernel)
+        ks = kernel_source(kernel, _same(plan, names, kernel))
         mod = module_name(ks.text)
         if mod not in seen:
             seen[mod] = f"k{len(seen)}_{_ident(ks.name)}"

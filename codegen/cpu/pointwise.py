@@ -17,8 +17,22 @@ IMPL_EXPRS = {"floor_divide": floor_divide}
 def emit_loop(w, step, stored: set) -> None:
     """Emit ``step`` (a plan ``Step`` of kind ``loop``); ``stored``: values read after it."""
     allocate(w, step, stored)
+    loads = hoist_scalars(w, step) if step.shape else {}
     with w.loops([w.dim(d) for d in step.shape]) as idx:
-        emit_body(w, step, stored, idx)
+        emit_body(w, step, stored, idx, loads)
+
+
+def hoist_scalars(w, step) -> dict:
+    """Load 0-d inputs once, before the loops: read inside, LLVM must reload them after every
+    store (an output might alias them), and the loop does not vectorize."""
+    made = {id(n.out) for n in step.nodes}
+    loads: dict = {}
+    for n in step.nodes:
+        for v in n.inputs:
+            if v.type.shape == () and id(v) not in made and id(v) not in loads:
+                loads[id(v)] = w.fresh("x")
+                w.line(f"{loads[id(v)]} = {w.name(v)}[()]")
+    return loads
 
 
 def allocate(w, step, stored: set) -> None:
@@ -27,11 +41,12 @@ def allocate(w, step, stored: set) -> None:
             w.empty(w.name(n.out), n.out)
 
 
-def emit_body(w, step, stored: set, idx: list[str]) -> dict:
+def emit_body(w, step, stored: set, idx: list[str], loads: dict | None = None) -> dict:
     """The statements of one element at index ``idx`` of ``step``'s loop: every node's value in
-    a register, stored where ``stored`` says. Returns ``id(value) -> register``."""
+    a register, stored where ``stored`` says (``loads``: inputs already in registers). Returns
+    ``id(value) -> register``."""
     shape = step.shape
-    loads: dict = {}
+    loads = dict(loads or {})
     regs: dict = {}
     for n in step.nodes:
         lam = n.op.expr
