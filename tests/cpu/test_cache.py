@@ -81,6 +81,29 @@ def test_corrupt_entry_is_rebuilt_with_a_warning(tmp_path, monkeypatch):
     np.testing.assert_allclose(q(x)[0], np.exp(x) + 1, rtol=1e-12)
 
 
+def test_corrupt_kernel_module_is_rebuilt_with_a_warning(tmp_path, monkeypatch):
+    """Kernels are modules of their own beside the program's: one cut short is rebuilt too."""
+    monkeypatch.setenv("GRADC_CACHE_DIR", str(tmp_path))
+    g = gradc.trace(lambda x: x.tanh() * 3, gradc.TensorSpec((gradc.Dim("N"), 2), gradc.float64))
+    p = gradc.lower(g)
+    (name,) = _kernel_modules(p)
+    kpath = p.path.parent / f"{name}.py"
+    text = kpath.read_text()
+    kpath.write_text(text[: len(text) // 3])
+    _LOADED.clear()
+    for mod in (p.path.stem, name):
+        sys.modules.pop(mod, None)
+    with pytest.warns(runtime.CacheWarning, match="corrupt"):
+        q = gradc.lower(g)
+    assert kpath.read_text() == text
+    x = np.linspace(-1, 1, 6).reshape(3, 2)
+    np.testing.assert_allclose(q(x)[0], np.tanh(x) * 3, rtol=1e-12)
+
+
+def _kernel_modules(p) -> list[str]:
+    return [line.split()[1] for line in p.source.splitlines() if line.startswith("from gradc_k_")]
+
+
 def test_default_cache_dir_is_owner_only(tmp_path, monkeypatch):
     monkeypatch.delenv("GRADC_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
