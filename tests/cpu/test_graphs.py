@@ -1,9 +1,9 @@
 """Differential test over ``gradc.testing.strategies.graphs()``: random models, forward and
 joint graphs, lowered == interpreted (float64, 1e-9: fused bodies and reductions reorder sums).
 
-Each draw packs ``MODELS`` independent models into one graph, so one numba compile checks them
-all. numba compiles each kernel in ~0.2 s even at -O0, so CI runs 5 draws (20 models, forward
-and joint: ~1 min on 2 shared cores); the ``thorough`` profile runs 500 draws (2,000 models)."""
+Each draw packs ``MODELS`` independent models into one graph, so one program checks them all.
+numba compiles each kernel in ~0.2 s even at -O0, so CI runs 25 draws (200 models, forward and
+joint: a few minutes on 2 shared cores); the ``thorough`` profile runs 250 (2,000 models)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import gradc
 from gradc.ir import interpret
 from gradc.testing.strategies import graphs
 
-MODELS = 4
-EXAMPLES = 5 if os.environ.get("CI") else settings.default.max_examples
+MODELS = 8
+EXAMPLES = 25 if os.environ.get("CI") else settings.default.max_examples // 2
 
 
 def _tangents(joint) -> dict:
