@@ -117,6 +117,11 @@ class Program:
             module, consts, blas="np.dot(" in source, timings=timings, name=graph.name
         )
 
+    def __deepcopy__(self, memo):
+        """Shared, not copied: machine code never changes, and state comes in as arguments (a
+        deep copy of a compiled module keeps its programs, as the interpreter keeps its graph)."""
+        return self
+
     @property
     def signatures(self) -> list:
         return [list(k.signatures) for k in self.kernels]

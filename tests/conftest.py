@@ -4,11 +4,16 @@ Pick one with ``HYPOTHESIS_PROFILE=thorough pytest ...``.
 """
 
 import os
+import tempfile
 
 # Two pytest workers on two cores: a multithreaded BLAS inside each oversubscribes the machine and
 # makes small matmuls 100x slower. Set before any test imports numpy.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Compiled code (tests/cpu, and tests/compile on the numba backend): numba at -O0 (correctness is
+# what tests check, and LLVM time is most of a compile), into a disk cache private to the session.
+os.environ.setdefault("NUMBA_OPT", "0")  # read when numba first compiles; gradc never imports it
+os.environ.setdefault("GRADC_CACHE_DIR", tempfile.mkdtemp(prefix="gradc-test-cache-"))
 
 from hypothesis import HealthCheck, settings
 

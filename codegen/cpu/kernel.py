@@ -71,8 +71,11 @@ def _symbols(kernel) -> list[str]:
 def _in_place(kernel, names: dict) -> None:
     """Let an op step write straight into the output its following loop stores, when that loop
     is the value's only reader and reads it element for element (conv + bias + relu: one
-    buffer, no temporary)."""
+    buffer, no temporary). Not into an output that is also an input (an optimizer's new
+    state): the loop still reads the old value there."""
     outs = {id(v) for v in kernel.outputs}
+    read = {names[v] for v in kernel.inputs}
+    free = {id(v) for v in kernel.outputs if names[v] not in read}
     steps = kernel.steps
     for i in range(len(steps) - 1):
         op, loop = steps[i], steps[i + 1]
@@ -84,7 +87,7 @@ def _in_place(kernel, names: dict) -> None:
         readers = [n for s in steps[i + 1 :] for n in s.nodes if any(a is t for a in n.inputs)]
         if any(n not in loop.nodes for n in readers):
             continue
-        stored = [n.out for n in loop.nodes if id(n.out) in outs and n.out.type == t.type]
+        stored = [n.out for n in loop.nodes if id(n.out) in free and n.out.type == t.type]
         if stored:
             names[t] = names[stored[-1]]
 

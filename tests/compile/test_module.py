@@ -17,9 +17,9 @@ def _net():
     return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3)).double()
 
 
-def test_the_compiled_module_is_the_module_for_everything_but_calling():
+def test_the_compiled_module_is_the_module_for_everything_but_calling(backend):
     net = _net()
-    c = gradc.compile(net, backend="interpret")
+    c = gradc.compile(net, backend=backend)
     assert repr(c) == repr(net)
     assert list(c.state_dict()) == list(net.state_dict())
     assert [id(p) for p in c.parameters()] == [id(p) for p in net.parameters()]
@@ -28,10 +28,10 @@ def test_the_compiled_module_is_the_module_for_everything_but_calling():
     assert net.training and c[0] is net[0]
 
 
-def test_the_ordinary_loop_accumulates_grads_as_eager():
+def test_the_ordinary_loop_accumulates_grads_as_eager(backend):
     net = _net()
     ref = copy.deepcopy(net)
-    c = gradc.compile(net, backend="interpret")
+    c = gradc.compile(net, backend=backend)
     opt = gradc.optim.SGD(c.parameters(), lr=0.1)
     ropt = gradc.optim.SGD(ref.parameters(), lr=0.1)
     for b in (5, 5, 2, 7):
@@ -50,9 +50,9 @@ def test_the_ordinary_loop_accumulates_grads_as_eager():
     assert c.compiles == 1
 
 
-def test_input_gradients_flow_into_the_eager_tape():
+def test_input_gradients_flow_into_the_eager_tape(backend):
     net = _net()
-    c = gradc.compile(net, backend="interpret")
+    c = gradc.compile(net, backend=backend)
     x = gradc.randn(3, 4, dtype=f64, requires_grad=True)
     (c(x * 2).sum() * 3).backward()
     x2 = x.detach().requires_grad_()
@@ -60,9 +60,9 @@ def test_input_gradients_flow_into_the_eager_tape():
     np.testing.assert_allclose(x.grad.numpy(), x2.grad.numpy(), atol=1e-12)
 
 
-def test_mode_requires_grad_and_grad_mode_are_guards():
+def test_mode_requires_grad_and_grad_mode_are_guards(backend):
     net = _net()
-    c = gradc.compile(net, backend="interpret")
+    c = gradc.compile(net, backend=backend)
     x = gradc.randn(3, 4, dtype=f64)
     c(x)
     c.eval()
@@ -76,17 +76,17 @@ def test_mode_requires_grad_and_grad_mode_are_guards():
     assert c.compiles == 4
 
 
-def test_backward_twice_needs_retain_graph():
-    c = gradc.compile(_net(), backend="interpret")
+def test_backward_twice_needs_retain_graph(backend):
+    c = gradc.compile(_net(), backend=backend)
     loss = c(gradc.randn(2, 4, dtype=f64)).sum()
     loss.backward()
     with pytest.raises(gradc.AutogradError, match="second time"):
         loss.backward()
 
 
-def test_an_in_place_change_before_backward_is_caught_and_create_graph_refused():
+def test_an_in_place_change_before_backward_is_caught_and_create_graph_refused(backend):
     net = _net()
-    c = gradc.compile(net, backend="interpret")
+    c = gradc.compile(net, backend=backend)
     assert c.double() is c  # methods that return the module return the compiled one
     loss = c(gradc.randn(2, 4, dtype=f64)).sum()
     with gradc.no_grad():
@@ -100,8 +100,8 @@ def test_an_in_place_change_before_backward_is_caught_and_create_graph_refused()
         c(x=gradc.randn(2, 4, dtype=f64))
 
 
-def test_a_deep_copy_is_an_independent_compiled_module():
-    c = gradc.compile(_net(), backend="interpret")
+def test_a_deep_copy_is_an_independent_compiled_module(backend):
+    c = gradc.compile(_net(), backend=backend)
     x = gradc.randn(2, 4, dtype=f64)
     c(x)
     d = copy.deepcopy(c)

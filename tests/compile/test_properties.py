@@ -87,7 +87,7 @@ recipes = st.lists(st.sampled_from(BLOCKS), min_size=1, max_size=5).map(lambda r
 
 
 @given(recipes, st.integers(0, 2**16), st.integers(1, 4))
-def test_module_form_and_whole_step_form_give_eager_gradients(recipe, seed, batch):
+def test_module_form_and_whole_step_form_give_eager_gradients(backend, recipe, seed, batch):
     net, w = _make(recipe, seed)
     x = gradc.randn(batch, WIDTH, dtype=f64)
 
@@ -98,7 +98,7 @@ def test_module_form_and_whole_step_form_give_eager_gradients(recipe, seed, batc
     w.grad = None
     for p in net2.parameters():
         p.grad = None
-    compiled = gradc.compile(net2, backend="interpret")
+    compiled = gradc.compile(net2, backend=backend)
     (compiled(x) ** 2).sum().backward()
     _close(_grads(net2, w), expected)
 
@@ -112,7 +112,7 @@ def test_module_form_and_whole_step_form_give_eager_gradients(recipe, seed, batc
         return loss
 
     w.grad = None
-    whole = gradc.compile(step, backend="interpret")
+    whole = gradc.compile(step, backend=backend)
     for b in (batch, batch + 1):
         xb = gradc.randn(b, WIDTH, dtype=f64)
         whole(xb)

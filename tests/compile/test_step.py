@@ -40,12 +40,12 @@ def _assert_same(net, ref, opt, ropt, tol):
     ],
     ids=["sgd", "adam"],
 )
-def test_lenet_training_step_tracks_eager_for_ten_steps(make_opt):
+def test_lenet_training_step_tracks_eager_for_ten_steps(backend, make_opt):
     gradc.manual_seed(0)
     net = LeNet().double()
     ref = copy.deepcopy(net)
     opt, ropt = make_opt(net.parameters()), make_opt(ref.parameters())
-    step = gradc.compile(train_step(net, opt), backend="interpret")
+    step = gradc.compile(train_step(net, opt), backend=backend)
     eager = train_step(ref, ropt)
     batches = [3, 3, 3, 5, 5, 2, 4, 4, 1, 3]
     warm = None
@@ -66,10 +66,10 @@ def test_lenet_training_step_tracks_eager_for_ten_steps(make_opt):
     assert warm == 2 and step.compiles == 2  # no recompile for batch sizes, lr or a checkpoint
 
 
-def test_recompile_log_names_the_failed_guard(capsys, monkeypatch):
+def test_recompile_log_names_the_failed_guard(backend, capsys, monkeypatch):
     monkeypatch.setenv("GRADC_LOG", "recompiles")
     net = gradc.nn.Linear(4, 2).double()
-    f = gradc.compile(lambda x: net(x).sum(), backend="interpret")
+    f = gradc.compile(lambda x: net(x).sum(), backend=backend)
     f(gradc.randn(3, 4, dtype=f64))
     f(gradc.randn(5, 4, dtype=f64))  # batch size: no recompile
     assert f.compiles == 1 and capsys.readouterr().err == ""
@@ -82,8 +82,8 @@ def test_recompile_log_names_the_failed_guard(capsys, monkeypatch):
     assert "x.dtype: 'float64' -> 'float32'" in capsys.readouterr().err
 
 
-def test_python_values_and_rank_are_guards():
-    f = gradc.compile(lambda x, k: (x * k).sum(), backend="interpret")
+def test_python_values_and_rank_are_guards(backend):
+    f = gradc.compile(lambda x, k: (x * k).sum(), backend=backend)
     x = gradc.randn(2, 3, dtype=f64)
     assert f(x, 2).item() == pytest.approx((x * 2).sum().item())
     assert f(x, 3).item() == pytest.approx((x * 3).sum().item())
@@ -96,7 +96,7 @@ def test_an_unknown_backend_names_the_known_ones():
         gradc.compile(lambda x: x, backend="tpu")
 
 
-def test_optimizer_state_made_by_the_first_call_is_a_guard():
+def test_optimizer_state_made_by_the_first_call_is_a_guard(backend):
     """Grads already exist before the first call, so only the state's keys tell the first
     (state-creating) step from the steady one: found by the README example."""
     gradc.manual_seed(2)
@@ -116,7 +116,7 @@ def test_optimizer_state_made_by_the_first_call_is_a_guard():
 
         return step
 
-    step, eager = gradc.compile(make(net, opt), backend="interpret"), make(ref, ropt)
+    step, eager = gradc.compile(make(net, opt), backend=backend), make(ref, ropt)
     for _ in range(3):
         x = gradc.randn(4, 3, dtype=f64)
         assert abs(step(x).item() - eager(x).item()) < 1e-12
@@ -124,12 +124,12 @@ def test_optimizer_state_made_by_the_first_call_is_a_guard():
     assert step.compiles == 2 and opt.state[net.weight]["step"].item() == 3
 
 
-def test_a_step_that_returns_nothing():
+def test_a_step_that_returns_nothing(backend):
     net = gradc.nn.Linear(2, 1).double()
     opt = gradc.optim.SGD(net.parameters(), lr=0.5)
     before = net.weight.detach().numpy().copy()
 
-    @gradc.compile(backend="interpret")
+    @gradc.compile(backend=backend)
     def step(x):
         opt.zero_grad()
         net(x).sum().backward()
@@ -140,13 +140,13 @@ def test_a_step_that_returns_nothing():
     np.testing.assert_allclose(net.weight.detach().numpy(), before - 0.5 * 3.0)
 
 
-def test_a_compiled_module_inside_a_compiled_step_is_traced_through():
+def test_a_compiled_module_inside_a_compiled_step_is_traced_through(backend):
     gradc.manual_seed(4)
     net = gradc.nn.Linear(3, 2).double()
     ref = copy.deepcopy(net)
-    inner = gradc.compile(net, backend="interpret")
+    inner = gradc.compile(net, backend=backend)
     opt, ropt = (gradc.optim.SGD(m.parameters(), lr=0.1, momentum=0.5) for m in (net, ref))
-    step = gradc.compile(train_step(inner, opt, F.mse_loss), backend="interpret")
+    step = gradc.compile(train_step(inner, opt, F.mse_loss), backend=backend)
     eager = train_step(ref, ropt, F.mse_loss)
     for b in (2, 3, 2):
         x, y = gradc.randn(b, 3, dtype=f64), gradc.randn(b, 2, dtype=f64)
@@ -155,20 +155,20 @@ def test_a_compiled_module_inside_a_compiled_step_is_traced_through():
     assert inner.compiles == 0 and step.compiles == 2
 
 
-def test_branching_on_the_batch_size_specialises_instead_of_failing():
+def test_branching_on_the_batch_size_specialises_instead_of_failing(backend):
     def f(x):
         return x.sum() if x.shape[0] > 2 else x.mean()
 
-    c = gradc.compile(f, backend="interpret")
+    c = gradc.compile(f, backend=backend)
     for b in (1, 4, 4, 2, 1, 4):
         x = gradc.randn(b, 3, dtype=f64)
         assert c(x).item() == pytest.approx(f(x).item(), abs=1e-12)
     assert c.compiles == 3  # one graph per batch size now: 1, 4, 2
 
 
-def test_dynamic_false_specialises_on_every_batch_size():
+def test_dynamic_false_specialises_on_every_batch_size(backend):
     net = gradc.nn.Linear(3, 1).double()
-    c = gradc.compile(lambda x: net(x).sum(), backend="interpret", dynamic=False)
+    c = gradc.compile(lambda x: net(x).sum(), backend=backend, dynamic=False)
     for b in (2, 2, 3):
         c(gradc.randn(b, 3, dtype=f64))
     assert c.compiles == 2
@@ -176,7 +176,7 @@ def test_dynamic_false_specialises_on_every_batch_size():
     assert str(g.inputs[0].type) == "f64[2,3]"
 
 
-def test_zero_grad_in_place_and_gradient_clipping_inside_the_step():
+def test_zero_grad_in_place_and_gradient_clipping_inside_the_step(backend):
     gradc.manual_seed(6)
     net = gradc.nn.Linear(3, 2).double()
     ref = copy.deepcopy(net)
@@ -194,14 +194,14 @@ def test_zero_grad_in_place_and_gradient_clipping_inside_the_step():
 
         return step
 
-    step, eager = gradc.compile(make(net, opt), backend="interpret"), make(ref, ropt)
+    step, eager = gradc.compile(make(net, opt), backend=backend), make(ref, ropt)
     for b in (4, 4, 2):
         x, y = gradc.randn(b, 3, dtype=f64), gradc.randn(b, 2, dtype=f64)
         assert abs(step(x, y).item() - eager(x, y).item()) < 1e-12
         _assert_same(net, ref, opt, ropt, 1e-12)
 
 
-def test_parameter_groups_each_have_their_own_learning_rate_input():
+def test_parameter_groups_each_have_their_own_learning_rate_input(backend):
     gradc.manual_seed(7)
     net = gradc.nn.Sequential(gradc.nn.Linear(3, 4), gradc.nn.Linear(4, 1)).double()
     ref = copy.deepcopy(net)
@@ -212,7 +212,7 @@ def test_parameter_groups_each_have_their_own_learning_rate_input():
     opt = gradc.optim.Adam(groups(net), lr=0.01, maximize=True)
     ropt = gradc.optim.Adam(groups(ref), lr=0.01, maximize=True)
     step, eager = (
-        gradc.compile(train_step(net, opt, F.mse_loss), backend="interpret"),
+        gradc.compile(train_step(net, opt, F.mse_loss), backend=backend),
         train_step(ref, ropt, F.mse_loss),
     )
     for i in range(4):
