@@ -62,8 +62,8 @@ def split(fn, n: int, arrays: tuple, kinds: tuple, parts: dict, site: int) -> No
     """``fn(*arrays, n)`` over the batch of ``n`` images, in up to ``threads()`` slices.
 
     ``kinds``: per array, 0 passed whole, 1 sliced along dim 0, 2 an output summing over the
-    images. ``parts`` keeps the partial sums' buffers between calls (the program's workspace);
-    ``site`` names this call in it."""
+    images, 3 the kernel's scratch (one per thread). ``parts`` keeps the extra threads' partial
+    sums and scratch between calls (the program's workspace); ``site`` names this call in it."""
     t = min(threads(), n // max(1, MIN_BATCH // 2))
     if t < 2 or n < MIN_BATCH:
         fn(*arrays, n)
@@ -77,13 +77,14 @@ def split(fn, n: int, arrays: tuple, kinds: tuple, parts: dict, site: int) -> No
         for j, (a, kind) in enumerate(zip(arrays, kinds)):
             if kind == 1:
                 args.append(a[lo:hi])
-            elif kind == 2 and k > 0:
+            elif kind >= 2 and k > 0:
                 key = (site, j, k)
                 p = parts.get(key)
                 if p is None or p.shape != a.shape or p.dtype != a.dtype:
                     p = parts[key] = a.copy()
                 args.append(p)
-                sums.append((a, p))
+                if kind == 2:
+                    sums.append((a, p))
             else:
                 args.append(a)
         calls.append((*args, hi - lo))

@@ -34,6 +34,7 @@ class KernelSource:
     inputs: list  # plan Values, in parameter order
     outputs: list
     symbols: list[str]  # shape symbols passed after the arrays, in order
+    scratch: list = None  # (dims, dtype name) of each buffer passed after the outputs
 
 
 def emit_node(w: Writer, node) -> None:
@@ -180,11 +181,13 @@ def _emit_steps(w: Writer, kernel) -> None:
             i += 1
 
 
-def kernel_source(kernel, same: dict | None = None) -> KernelSource:
+def kernel_source(kernel, same: dict | None = None, hoist: bool = True) -> KernelSource:
     """The module text of ``kernel`` (a ``gradc.passes.plan.Kernel``). ``same`` maps an output
     to the input whose array the program writes it into (an optimizer's new state): the kernel
     takes one parameter for both, so LLVM sees one array and vectorizes the update (two names
-    for one memory fail its overlap checks, and the loop runs scalar: 2.5x slower)."""
+    for one memory fail its overlap checks, and the loop runs scalar: 2.5x slower).
+    ``hoist``: the kernel's scratch arrays are parameters (``KernelSource.scratch``) that the
+    program's workspace makes once, not arrays it allocates at every call."""
     same = same or {}
     names: dict = {}
     for k, v in enumerate(kernel.inputs):
@@ -203,10 +206,13 @@ def kernel_source(kernel, same: dict | None = None) -> KernelSource:
     comments = [f"    # {format_node(n, lambda v: names.get(v, '?'))[0]}" for n in kernel.nodes]
     _in_place(kernel, names)
     syms = _symbols(kernel)
-    w = Writer(names, prealloc={names[v] for v in kernel.outputs})
+    w = Writer(names, prealloc={names[v] for v in kernel.outputs}, hoist=hoist)
     _emit_steps(w, kernel)
-    params = [names[v] for v in kernel.inputs] + [names[v] for v in outputs] + syms
-    types = [_nb_type(v) for v in (*kernel.inputs, *outputs)] + ["nt.int64"] * len(syms)
+    scratch = [(dims, dt) for _, dims, dt in w.scratch]
+    params = [names[v] for v in kernel.inputs] + [names[v] for v in outputs]
+    params += [n for n, _, _ in w.scratch] + syms
+    types = [_nb_type(v.type.dtype.name, v.type.ndim) for v in (*kernel.inputs, *outputs)]
+    types += [_nb_type(dt, len(dims)) for dims, dt in scratch] + ["nt.int64"] * len(syms)
     loop = ", ".join(int_code(d) for d in kernel.loop)
     name = kernel.name.rpartition("_")[0] or kernel.name
     text = "\n".join(
@@ -228,8 +234,8 @@ def kernel_source(kernel, same: dict | None = None) -> KernelSource:
             "",
         ]
     )
-    return KernelSource(name, text, list(kernel.inputs), outputs, syms)
+    return KernelSource(name, text, list(kernel.inputs), outputs, syms, scratch)
 
 
-def _nb_type(v) -> str:
-    return f'nt.Array({NB_TYPES[v.type.dtype.name]}, {v.type.ndim}, "C")'
+def _nb_type(dtype: str, ndim: int) -> str:
+    return f'nt.Array({NB_TYPES[dtype]}, {ndim}, "C")'

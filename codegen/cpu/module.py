@@ -96,7 +96,7 @@ def _symbols_fn(plan, names) -> list[str]:
     ]
 
 
-def _workspace_fn(plan, names, printed) -> list[str]:
+def _workspace_fn(plan, names, printed, scratch: dict) -> list[str]:
     mem = plan.memory
     syms = [s.name for s in plan.symbols]
     w = Writer(names)
@@ -105,6 +105,9 @@ def _workspace_fn(plan, names, printed) -> list[str]:
     for k, slot in enumerate(mem.slots):
         w.line(f"_s{k} = np.empty(max({int_code(slot.size)}, 1), {NP_DTYPES[slot.dtype]})")
     ws = []
+    for (shape, dt, _), name in scratch.items():  # kernels' own arrays; they run one at a time
+        w.line(f"{name} = np.empty({shape}, {NP_DTYPES[dt]})")
+        ws.append(name)
     for kernel in plan.kernels:
         for v in kernel.outputs:
             b = mem.of(v)
@@ -179,6 +182,23 @@ def _same(plan, names, kernel) -> dict:
     return out
 
 
+def _scratch_kinds(ks, symbol) -> list[int] | None:
+    """How ``split`` hands each scratch array of a kernel split over ``symbol`` to its threads:
+    1 sliced (led by the batch), 3 one copy per thread (no batch dim); None if neither fits."""
+    kinds = []
+    for dims, _ in ks.scratch:
+        free = [d.free_symbols if hasattr(d, "free_symbols") else set() for d in dims]
+        if not any(symbol in {s.name for s in f} for f in free):
+            kinds.append(3)
+        elif int_code(dims[0]) == symbol and not any(
+            symbol in {s.name for s in f} for f in free[1:]
+        ):
+            kinds.append(1)
+        else:
+            return None
+    return kinds
+
+
 def _run_fn(plan, names, printed, calls, ws) -> list[str]:
     mem, g = plan.memory, plan.graph
     outs = [f"_o{k}" for k in range(len(g.outputs))]
@@ -199,14 +219,15 @@ def _run_fn(plan, names, printed, calls, ws) -> list[str]:
             src = kernel.nodes[0].inputs[0]
             w.line(f"{names[v]} = {home(src)}.reshape({shape_code(v.type.shape)})")
             continue
-        fname, ks = call
-        arrays = [home(v) for v in ks.inputs] + [home(v) for v in ks.outputs]
+        fname, ks, scratch = call
+        arrays = [home(v) for v in ks.inputs] + [home(v) for v in ks.outputs] + scratch
         sp = kernel.split
         if sp is None or ks.symbols != [sp.symbol]:
             w.line(f"{fname}({', '.join(arrays + ks.symbols)})")
             continue
         sums = [x for v, x in zip(kernel.outputs, sp.sums) if any(v is o for o in ks.outputs)]
         kinds = [int(x) for x in sp.inputs] + [2 if x else 1 for x in sums]
+        kinds += _scratch_kinds(ks, sp.symbol)
         with w.block(f"if {sp.symbol} < _MIN_BATCH:"):
             w.line(f"{fname}({', '.join(arrays + ks.symbols)})")
         with w.block("else:  # halves of the batch in parallel threads"):
@@ -242,17 +263,26 @@ def generate(plan, *, graph_hash: str, module_name) -> Source:
     g = plan.graph
     kernels: dict[str, KernelSource] = {}
     calls, imports, seen = [], [], {}
+    scratch: dict = {}  # (shape code, dtype name, k-th of a kernel) -> workspace name
     for kernel in plan.kernels:
         if is_alias_kernel(kernel):
             calls.append((kernel, None))
             continue
         ks = kernel_source(kernel, _same(plan, names, kernel))
+        split = kernel.split is not None and ks.symbols == [kernel.split.symbol]
+        if split and _scratch_kinds(ks, kernel.split.symbol) is None:
+            ks = kernel_source(kernel, _same(plan, names, kernel), hoist=False)
+        own, counts = [], {}
+        for dims, dt in ks.scratch:  # kernels share buffers; the arrays of one kernel do not
+            key = (shape_code(dims), dt)
+            counts[key] = counts.get(key, 0) + 1
+            own.append(scratch.setdefault((*key, counts[key]), f"_x{len(scratch)}"))
         mod = module_name(ks.text)
         if mod not in seen:
             seen[mod] = f"k{len(seen)}_{_ident(ks.name)}"
             kernels[mod] = ks
             imports.append(f"from {mod} import kernel as {seen[mod]}")
-        calls.append((kernel, (seen[mod], ks)))
+        calls.append((kernel, (seen[mod], ks, own)))
     if any(k.split is not None for k in plan.kernels):
         imports.append("from runtime.parallel import MIN_BATCH as _MIN_BATCH")
         imports.append("from runtime.parallel import split as _split")
@@ -271,7 +301,7 @@ def generate(plan, *, graph_hash: str, module_name) -> Source:
         "        if a != b:",
         '            raise ValueError(f"input {name} dim {d} must be {text[d]}")',
     ]
-    ws_lines, ws = _workspace_fn(plan, names, printed)
+    ws_lines, ws = _workspace_fn(plan, names, printed, scratch)
     body = (
         _symbols_fn(plan, names)
         + ws_lines

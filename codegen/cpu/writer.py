@@ -32,11 +32,17 @@ def check_dtypes(graph) -> None:
 
 class Writer:
     """``names``: Value -> variable name; ``prealloc``: the names that are arrays handed in
-    (a kernel's outputs): a lowering fills those instead of making new ones."""
+    (a kernel's outputs): a lowering fills those instead of making new ones.
 
-    def __init__(self, names: dict, indent: int = 1, prealloc=frozenset()):
+    ``hoist``: arrays a lowering needs for itself (``buffer``) become parameters, listed in
+    ``scratch`` as ``(name, dims, dtype name)``, for the program's workspace to make once: a
+    steady training loop then allocates nothing, in the kernels either."""
+
+    def __init__(self, names: dict, indent: int = 1, prealloc=frozenset(), hoist=False):
         self.names = names
         self.prealloc = set(prealloc)
+        self.hoist = hoist
+        self.scratch: list[tuple[str, tuple, str]] = []
         self.lines: list[str] = []
         self.depth = indent
         self._fresh = 0
@@ -81,16 +87,23 @@ class Writer:
             return f"(({code}) != 0)"
         return f"{NP_DTYPES[dtype_name]}({code})"
 
+    def buffer(self, name: str, dims: tuple, dtype: str) -> None:
+        """``name``: an array of ``dims`` (sympy dims over the shape symbols) and dtype name
+        ``dtype``, contents undefined: a scratch parameter when hoisting, else made here."""
+        if self.hoist:
+            if all(name != n for n, _, _ in self.scratch):
+                self.scratch.append((name, tuple(dims), dtype))
+        else:
+            self.line(f"{name} = np.empty({shape_code(dims)}, {NP_DTYPES[dtype]})")
+
     def empty(self, out: str, v) -> None:
         """``out`` as an array of ``v``'s shape (contents undefined)."""
         if out not in self.prealloc:
-            self.line(f"{out} = np.empty({self.shape(v)}, {self.dtype(v)})")
+            self.buffer(out, v.type.shape, v.type.dtype.name)
 
     def zeros(self, out: str, v) -> None:
-        if out in self.prealloc:
-            self.line(f"{out}[...] = 0")
-        else:
-            self.line(f"{out} = np.zeros({self.shape(v)}, {self.dtype(v)})")
+        self.empty(out, v)
+        self.line(f"{out}[...] = 0")
 
     def assign(self, out: str, code: str) -> None:
         """``out`` holds the array ``code`` computes: a copy into a handed-in array, else the

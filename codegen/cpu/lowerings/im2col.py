@@ -100,17 +100,18 @@ def _dims(w, image, out_or_ct, kh, kw):
     w.line(f"_O, _OH, _OW = {o}, {oh}, {ow}")
     w.line("_P = _OH * _OW")
     w.line(f"_K = _C * {kh * kw}")
+    oshape = out_or_ct.type.shape
+    return oshape[1], image.type.shape[1] * kh * kw, oshape[2] * oshape[3]  # _O, _K, _P
 
 
 def conv2d(w, node, ins, out, epilogue=None):
     x, wt = ins[0], ins[1]
     b = ins[2] if len(ins) > 2 else None
     kh, kw = node.inputs[1].type.shape[2:]
-    dt = w.dtype(node.out)
     cols, wm, o2, n = w.fresh("cols"), w.fresh("wm"), w.fresh("o2_"), w.fresh("n")
     w.empty(out, node.out)
-    _dims(w, node.inputs[0], node.out, kh, kw)
-    w.line(f"{cols} = np.empty((_K, _P), {dt})")
+    _, k, p = _dims(w, node.inputs[0], node.out, kh, kw)
+    w.buffer(cols, (k, p), node.out.type.dtype.name)
     w.line(f"{wm} = {wt}.reshape(_O, _K)")
     with w.block(f"for {n} in range(_N):"):
         w.line(f"{o2} = {out}[{n}].reshape(_O, _P)")
@@ -132,12 +133,11 @@ def conv2d(w, node, ins, out, epilogue=None):
 def conv2d_weight_grad(w, node, ins, out):
     x, ct = ins
     kh, kw = node.attrs["kernel_size"]
-    dt = w.dtype(node.out)
     cols, tmp, acc, n = w.fresh("cols"), w.fresh("tmp"), w.fresh("acc"), w.fresh("n")
     w.empty(out, node.out)
-    _dims(w, node.inputs[0], node.inputs[1], kh, kw)
-    w.line(f"{cols} = np.empty((_K, _P), {dt})")
-    w.line(f"{tmp} = np.empty((_O, _K), {dt})")
+    o, k, p = _dims(w, node.inputs[0], node.inputs[1], kh, kw)
+    w.buffer(cols, (k, p), node.out.type.dtype.name)
+    w.buffer(tmp, (o, k), node.out.type.dtype.name)
     w.line(f"{acc} = {out}.reshape(_O, _K)")
     w.line(f"{acc}[...] = 0")
     with w.block(f"for {n} in range(_N if _P > 0 and _O > 0 and _K > 0 else 0):"):
@@ -149,11 +149,10 @@ def conv2d_weight_grad(w, node, ins, out):
 def conv2d_input_grad(w, node, ins, out):
     ct, wt = ins
     kh, kw = node.inputs[1].type.shape[2:]
-    dt = w.dtype(node.out)
     dcols, wtt, n = w.fresh("dcols"), w.fresh("wt"), w.fresh("n")
     w.empty(out, node.out)
-    _dims(w, node.out, node.inputs[0], kh, kw)
-    w.line(f"{dcols} = np.empty((_K, _P), {dt})")
+    _, k, p = _dims(w, node.out, node.inputs[0], kh, kw)
+    w.buffer(dcols, (k, p), node.out.type.dtype.name)
     w.line(f"{wtt} = {wt}.reshape(_O, _K).T")
     with w.block(f"for {n} in range(_N):"):
         w.line(f"{out}[{n}] = 0")

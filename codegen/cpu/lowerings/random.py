@@ -54,5 +54,6 @@ def _rand(w, node, ins, out):
 
 @lowering("rng_skip")
 def _rng_skip(w, node, ins, out):
-    w.assign(out, f"{ins[0]}.copy()")
+    w.empty(out, node.out)
+    w.line(f"{out}[...] = {ins[0]}")
     w.line(f"{out}[1] = {out}[1] + np.int64({int_code(node.attrs['count'])})")

@@ -74,9 +74,8 @@ def emit_reduce(w, node, out, value_at) -> None:
     buf = out
     if acc_dt != dt:  # a float64 row to add into, converted once at the end
         buf = w.fresh("accrow")
-        w.line(f"{buf} = np.zeros({w.shape(node.out)}, np.float64)")
-        if op == "prod":
-            w.line(f"{buf}[...] = 1")
+        w.buffer(buf, node.out.type.shape, "float64")
+        w.line(f"{buf}[...] = {1 if op == 'prod' else 0}")
     else:
         w.line(f"{out}[...] = {init}")
     with w.loops(shape) as idx:
