@@ -1,5 +1,6 @@
 """torch's shape helpers that are compositions of existing ops: ``chunk``, ``split``, ``repeat``,
-``tile``, ``repeat_interleave``, ``roll``, ``tril``, ``triu``, ``unflatten``, ``diag``.
+``tile``, ``repeat_interleave``, ``roll``, ``tril``, ``triu``, ``unflatten``, ``diag``,
+``diagonal``, and ``flip`` (the one primitive here: reversing is no slice gradc has).
 
 Slices, ``cat``, ``reshape``/``expand`` and ``where`` masks: no new primitive, so each traces,
 differentiates and lowers with what the op table already has. Sizes along the dims they cut
@@ -7,6 +8,7 @@ must be concrete (a symbolic batch elsewhere is fine).
 
 >>> x = gradc.arange(6.0).reshape(2, 3)
 >>> x.chunk(3, 1), x.repeat(2, 1), x.roll(1, 1), x.triu(), gradc.diag(gradc.ones(3))
+>>> x.flip(0), x.diagonal(1)
 """
 
 from __future__ import annotations
@@ -190,6 +192,54 @@ def diag(input, diagonal: int = 0):
         n = builtins.max(0, builtins.min(h, w - k) if k >= 0 else builtins.min(w, h + k))
         return fn.sum(on, 1)[:n] if k >= 0 else fn.sum(on, 0)[:n]
     raise ShapeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
+
+
+@_public
+def flip(input, *dims):
+    """Reverse the order of elements along ``dims`` (a copy, as torch's)."""
+    dims = _sizes(dims)
+    d = tuple(norm_dim(k, builtins.max(input.ndim, 1)) for k in dims)
+    if len(set(d)) != len(d):
+        raise ShapeError(
+            f"dims has duplicates, original flip dims size={len(d)}, but unique "
+            f"flip dims size={len(set(d))}"
+        )
+    d = tuple(k for k in d if k < input.ndim)  # a 0-d tensor takes dim 0: nothing to reverse
+    return fn.apply("flip", input, dims=tuple(sorted(d))) if d else fn.mul(input, 1)
+
+
+@_public
+def fliplr(input):
+    """``flip(input, 1)``; at least 2 dims."""
+    if input.ndim < 2:
+        raise ShapeError("Input must be >= 2-d.")
+    return flip(input, 1)
+
+
+@_public
+def flipud(input):
+    """``flip(input, 0)``; at least 1 dim."""
+    if input.ndim < 1:
+        raise ShapeError("Input must be >= 1-d.")
+    return flip(input, 0)
+
+
+@_public
+def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1):
+    """The diagonal ``offset`` of the ``(dim1, dim2)`` planes, as a last dim: the two dims move
+    to the end, merge, and a slice with step ``w + 1`` picks the diagonal (all views)."""
+    d1, d2 = norm_dim(dim1, input.ndim), norm_dim(dim2, input.ndim)
+    if d1 == d2:
+        raise ShapeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    h, w = _size(input, d1, "diagonal"), _size(input, d2, "diagonal")
+    rest = [k for k in range(input.ndim) if k not in (d1, d2)]
+    x = fn.permute(input, *rest, d1, d2)
+    x = fn.reshape(x, (*x.shape[:-2], h * w))
+    k = offset
+    n = builtins.max(0, builtins.min(h, w - k) if k >= 0 else builtins.min(h + k, w))
+    start = k if k >= 0 else -k * w
+    index = slice(start, start + (n - 1) * (w + 1) + 1, w + 1) if n else slice(0, 0)
+    return fn.getitem(x, (Ellipsis, index))
 
 
 def _methods():

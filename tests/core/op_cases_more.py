@@ -112,3 +112,12 @@ def _embedding_backward(draw, small=False):
     ct = _leaf(draw, (*idx.shape, cols))
     attrs = dict(num_weights=rows, padding_idx=pad)
     return (lambda ct: apply("embedding_backward", ct, idx, **attrs)), [ct]
+
+
+@case("flip")
+def _flip(draw, small=False):
+    x = _leaf(draw, _shape(draw, small, min_dims=1))
+    dims = draw(
+        st.lists(st.integers(-x.ndim, x.ndim - 1), min_size=1, unique_by=lambda d: d % x.ndim)
+    )
+    return (lambda x: x.flip(*dims)), [x]

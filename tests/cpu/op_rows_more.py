@@ -72,3 +72,7 @@ row("add", _op("add"), [((N, 3), I32, "ints"), ((3,), I32, "ints")], "i32")
 row("mul", _op("mul"), [((N, 3), U8, "ints"), ((N, 1), U8, "ints")], "u8")
 row("cast", _op("cast", dtype=I32), [((N, 3), F64, "any")], "f64-i32")
 row("sum", _op("sum", dim=(1,)), [((N, 3), U8, "ints")], "u8")
+
+# issue 11's selection ops
+row("flip", _op("flip", dims=(0, 2)), [((N, 3, 4), F64, "any")])
+row("flip", _op("flip", dims=(1,)), [((N, 3), I64, "ints")], "i64")
