@@ -17,7 +17,7 @@ from gradc import dtypes
 from gradc import functions as fn
 from gradc.dispatch import apply
 from gradc.errors import DTypeError, GradcError, ShapeError, with_op_context
-from gradc.reductions_more import axis_alias
+from gradc.shapes import axis_alias
 
 __all__: list = []
 
