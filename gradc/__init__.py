@@ -61,6 +61,7 @@ from gradc.lowering import Program, lower
 from gradc.math_functions import *  # noqa: F403
 from gradc.ops.pointwise import elementwise
 from gradc.reductions_more import *  # noqa: F403
+from gradc.selection import *  # noqa: F403
 from gradc.serialization import load, save
 from gradc.shape_functions import *  # noqa: F403
 from gradc.trace import Dim, TensorSpec, trace
