@@ -326,7 +326,12 @@ def stack(tensors, dim=0):
 
 @_public
 def getitem(x, idx):
-    """Basic indexing (``x[0]``, ``x[:, 1:3]``, ``x[..., None]``) with gradients."""
+    """Indexing with gradients: basic (``x[0]``, ``x[:, 1:3]``, ``x[..., None]``) and advanced
+    (integer tensors, lists, bool masks: ``gradc.advanced_indexing``)."""
+    from gradc.advanced_indexing import advanced_getitem, is_advanced
+
+    if is_advanced(idx):
+        return advanced_getitem(x, idx)
     index = normalize_index(x.shape, idx)
     # a no-op only if every item is a full slice (a None adds a dim: x[..., None] is not x)
     if builtins.all(isinstance(i, slice) for i in index) and builtins.all(
