@@ -114,3 +114,11 @@ row("argsort", _op("argsort", dim=1, descending=False), [((N, 6), F64, "special"
 row("argsort", _op("argsort", dim=0, descending=True), [((N, 3), F64, "special")], "desc")
 row("argsort", _op("argsort", dim=1, descending=True), [((N, 7), I64, "ints")], "desc-ties")
 row("argsort", _op("argsort", dim=0, descending=False), [((N,), BOOL, "bool")], "bool")
+
+# & | ^ ~ of integers (uint8 wraps: ~5 is 250)
+for _name in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+    row(_name, _op(_name), [((N, 3), I32, "ints"), ((3,), I32, "ints")], "i32")
+    row(_name, _op(_name), [((N, 3), U8, "ints"), ((N, 1), U8, "ints")], "u8")
+row("invert", _op("invert"), [((N, 3), I32, "ints")], "i32")
+row("invert", _op("invert"), [((N, 3), U8, "ints")], "u8")
+row("invert", _op("invert"), [((N, 3), I64, "ints")], "i64")
