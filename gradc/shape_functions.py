@@ -1,6 +1,7 @@
 """torch's shape helpers that are compositions of existing ops: ``chunk``, ``split``, ``repeat``,
 ``tile``, ``repeat_interleave``, ``roll``, ``tril``, ``triu``, ``unflatten``, ``diag``,
-``diagonal``, and ``flip`` (the one primitive here: reversing is no slice gradc has).
+``diagonal``, ``x.unfold`` (windows picked by one ``gather``), and ``flip`` (the one primitive
+here: reversing is no slice gradc has).
 
 Slices, ``cat``, ``reshape``/``expand`` and ``where`` masks: no new primitive, so each traces,
 differentiates and lowers with what the op table already has. Sizes along the dims they cut
@@ -8,7 +9,7 @@ must be concrete (a symbolic batch elsewhere is fine).
 
 >>> x = gradc.arange(6.0).reshape(2, 3)
 >>> x.chunk(3, 1), x.repeat(2, 1), x.roll(1, 1), x.triu(), gradc.diag(gradc.ones(3))
->>> x.flip(0), x.diagonal(1)
+>>> x.flip(0), x.diagonal(1), x.unfold(1, 2, 1)
 """
 
 from __future__ import annotations
@@ -242,11 +243,38 @@ def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1):
     return fn.getitem(x, (Ellipsis, index))
 
 
+@with_op_context
+def unfold(input, dimension: int, size: int, step: int):
+    """Tensor.unfold: the windows of ``size`` elements, ``step`` apart, along ``dimension``
+    (which becomes the window count) as a new last dim. One ``gather`` of the window
+    positions, so overlapping windows sum their gradients."""
+    if input.ndim == 0:
+        return fn.reshape(unfold(fn.reshape(input, (1,)), 0, size, step), (size,))
+    d = norm_dim(dimension, input.ndim)
+    n = _size(input, d, "unfold")
+    if size > n:
+        raise ShapeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if step <= 0:
+        raise ShapeError(f"step is {step} but must be > 0")
+    count = (n - size) // step + 1
+    starts = fn.mul(fn.reshape(arange(count), (count, 1)), step)
+    pos = fn.reshape(fn.add(starts, fn.reshape(arange(size), (1, size))), (-1,))
+    pos = fn.reshape(pos, (1,) * d + (count * size,) + (1,) * (input.ndim - d - 1))
+    shape = tuple(input.shape)
+    pos = fn.expand(pos, (*shape[:d], count * size, *shape[d + 1 :]))
+    out = fn.reshape(
+        fn.apply("gather", input, pos, dim=d), (*shape[:d], count, size, *shape[d + 1 :])
+    )
+    last = out.ndim - 1
+    return fn.permute(out, *range(d + 1), *range(d + 2, last + 1), d + 1)
+
+
 def _methods():
     from gradc._tensor import Tensor
 
     for name in __all__:
         setattr(Tensor, name, globals()[name])
+    Tensor.unfold = unfold  # torch has it as a method only (F.unfold is im2col)
 
 
 _methods()

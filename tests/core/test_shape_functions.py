@@ -1,6 +1,6 @@
 """gradc/shape_functions.py: chunk, split, repeat, tile, repeat_interleave, roll, tril, triu,
-unflatten, diag, diagonal, flip — values written out, gradients by gradcheck, torch as a second
-oracle."""
+unflatten, diag, diagonal, flip, unfold — values written out, gradients by gradcheck, torch as a
+second oracle."""
 
 from __future__ import annotations
 
@@ -59,6 +59,10 @@ def test_errors():
         gradc.ones(1, 1, 1).diag()
     with pytest.raises(RuntimeError, match="cannot be identical"):
         m34().diagonal(0, 1, -1)
+    with pytest.raises(RuntimeError, match="maximum size for tensor at dimension 1 is 4"):
+        m34().unfold(1, 5, 1)
+    with pytest.raises(RuntimeError, match="step is 0"):
+        m34().unfold(1, 2, 0)
     with pytest.raises(RuntimeError, match="duplicates"):
         m34().flip(0, -2)
 
@@ -82,6 +86,7 @@ def _cases(draw):
                 "triu",
                 "diag",
                 "diagonal",
+                "unfold",
             ]
         )
     )
@@ -114,6 +119,10 @@ def _cases(draw):
             x = draw(tensors(f64, shape=(3, 3), requires_grad=True, elements=st.floats(-3, 3)))
         k = draw(st.integers(-2, 2))
         return (lambda x: getattr(x, kind)(k) ** 2), x
+    if kind == "unfold":
+        size = draw(st.integers(1, shape[dim]))
+        step = draw(st.integers(1, 3))
+        return (lambda x: x.unfold(dim, size, step) ** 2), x
     if kind == "diagonal":
         if nd < 2:
             x = draw(tensors(f64, shape=(3, 4), requires_grad=True, elements=st.floats(-3, 3)))
@@ -157,6 +166,10 @@ def test_against_torch():
         (x.diagonal(1, 2, 0), t.diagonal(1, 2, 0)),
         (gradc.diagonal(x, offset=-2, dim1=-1, dim2=1), torch.diagonal(t, -2, -1, 1)),
         (x.diagonal(9), t.diagonal(9)),
+        (x.unfold(1, 2, 1), t.unfold(1, 2, 1)),
+        (x.unfold(-1, 3, 2), t.unfold(-1, 3, 2)),
+        (x.unfold(2, 0, 2), t.unfold(2, 0, 2)),
+        (x[0, 0, 0].unfold(0, 1, 1), t[0, 0, 0].unfold(0, 1, 1)),
     ]
     for ours, theirs in pairs:
         ours = ours if isinstance(ours, tuple) else (ours,)
