@@ -158,11 +158,9 @@ def advanced_getitem(x, idx):
 
 def index_put(x, idx, value):
     """``x`` with ``value`` (broadcast) written where ``x[idx]`` reads: the flat positions that
-    ``idx`` selects, found by indexing an ``arange``, get the value scattered into them. Where
+    ``idx`` selects, found by indexing a tensor of positions, get the value scattered there. Where
     an index repeats, the last write wins (eager mode; torch leaves that order undefined)."""
-    positions = advanced_getitem(
-        fn.reshape(_arange(prod(tuple(x.shape))), tuple(x.shape)), idx
-    ).detach()
+    positions = advanced_getitem(_flat_positions(x), idx).detach()
     items = idx if isinstance(idx, tuple) else (idx,)
     mask = any(isinstance(i, _tensor_cls()) and i.dtype is dtypes.bool_ for i in items)
     if isinstance(value, _tensor_cls()) and value.dtype is not x.dtype and not mask:
@@ -190,10 +188,11 @@ def index_put(x, idx, value):
     return fn.where(hit, fn.reshape(scattered, tuple(x.shape)), x)
 
 
-def _arange(n):
-    from gradc.creation import arange
-
-    return arange(n)
+def _flat_positions(x):
+    """An int64 tensor shaped like ``x`` holding each element's flat position: a running sum
+    of ones, so a symbolic batch dim traces (``arange`` needs a number)."""
+    ones = fn.reshape(fn.ones_like(x, dtype=dtypes.int64), (-1,))
+    return fn.reshape(fn.sub(apply("cumsum", ones, dim=0), 1), tuple(x.shape))
 
 
 @with_op_context

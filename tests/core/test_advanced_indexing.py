@@ -156,3 +156,21 @@ def test_index_select_and_masked_select_match_torch():
     for ours, theirs in pairs:
         assert tuple(ours.shape) == tuple(theirs.shape)
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def _writes(x):
+    y = x * 1
+    y[:, gradc.tensor([0, 2])] = 0.0
+    y[0, [1]] = gradc.tensor([5.0], dtype=gradc.float64)
+    return (y**2).sum()
+
+
+def test_writes_trace_with_a_symbolic_batch():
+    x = gradc.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    eager = _writes(x)
+    eager.backward()
+    want, x.grad = x.grad.numpy().copy(), None
+    compiled = gradc.compile(_writes, backend="interpret")(x)
+    compiled.backward()
+    assert compiled.item() == eager.item()
+    np.testing.assert_array_equal(x.grad.numpy(), want)

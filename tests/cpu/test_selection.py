@@ -1,5 +1,6 @@
-"""sort/topk/gather compiled by numba: values and gradients equal eager mode's (the ops' own
-rows are in op_rows_more.py; this checks that the compositions lower with their backward)."""
+"""sort/topk and index writes compiled by numba: values and gradients equal eager mode's (the
+ops' own rows are in op_rows_more.py; this checks that the compositions lower with their
+backward)."""
 
 import numpy as np
 
@@ -24,3 +25,16 @@ def test_topk_and_sort_compile_with_their_gradients():
     compiled.backward()
     np.testing.assert_allclose(compiled.item(), eager.item(), rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12)
+
+
+def test_index_writes_compile_with_their_gradients():
+    from tests.core.test_advanced_indexing import _writes
+
+    x = gradc.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    eager = _writes(x)
+    eager.backward()
+    want, x.grad = x.grad.numpy().copy(), None
+    compiled = gradc.compile(_writes, backend="numba")(x)
+    compiled.backward()
+    assert compiled.item() == eager.item()
+    np.testing.assert_array_equal(x.grad.numpy(), want)
