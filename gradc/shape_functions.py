@@ -206,7 +206,7 @@ def flip(input, *dims):
             f"flip dims size={len(set(d))}"
         )
     d = tuple(k for k in d if k < input.ndim)  # a 0-d tensor takes dim 0: nothing to reverse
-    return fn.apply("flip", input, dims=tuple(sorted(d))) if d else fn.mul(input, 1)
+    return fn.apply("flip", input, dims=tuple(sorted(d)))  # no dims: a copy, dtype kept
 
 
 @_public

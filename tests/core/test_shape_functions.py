@@ -44,6 +44,8 @@ def test_values():
     assert gradc.diag(gradc.tensor([1, 2]), 1).tolist() == [[0, 1, 0], [0, 0, 2], [0, 0, 0]]
     assert x.diag().tolist() == [0.0, 5.0, 10.0] and x.diag(-1).tolist() == [4.0, 9.0]
     assert x.diag(4).tolist() == []
+    assert gradc.tensor([True, False]).flip([]).dtype is gradc.bool  # a copy, not x * 1
+    assert gradc.tensor(2).flip(0).tolist() == 2
 
 
 def test_errors():
