@@ -23,7 +23,7 @@ from gradc.dispatch import apply
 from gradc.errors import DTypeError, GradcError, IndexRangeError, TraceError, with_op_context
 from gradc.shapes import broadcast_shapes, norm_dim, prod
 
-__all__ = ["index_select", "masked_select"]
+__all__ = ["index_select", "masked_select", "index_put"]
 
 
 def _tensor_cls():
@@ -156,10 +156,11 @@ def advanced_getitem(x, idx):
     return fn.reshape(out, (*z.shape[:k], *shape, *z.shape[k + 1 :]))
 
 
-def index_put(x, idx, value):
+def put(x, idx, value, accumulate: bool = False):
     """``x`` with ``value`` (broadcast) written where ``x[idx]`` reads: the flat positions that
     ``idx`` selects, found by indexing a tensor of positions, get the value scattered there. Where
-    an index repeats, the last write wins (eager mode; torch leaves that order undefined)."""
+    an index repeats, the last write wins (eager mode; torch leaves that order undefined), or
+    with ``accumulate`` every value is added."""
     positions = advanced_getitem(_flat_positions(x), idx).detach()
     items = idx if isinstance(idx, tuple) else (idx,)
     mask = any(isinstance(i, _tensor_cls()) and i.dtype is dtypes.bool_ for i in items)
@@ -174,6 +175,10 @@ def index_put(x, idx, value):
     shape = tuple(positions.shape)
     v = fn.expand(value, shape) if tuple(value.shape) != shape else value
     flat_pos, flat_v = fn.reshape(positions, (-1,)), fn.reshape(v, (-1, 1))
+    n = prod(tuple(x.shape))
+    if accumulate:
+        added = apply("embedding_backward", flat_v, flat_pos, num_weights=n)
+        return fn.add(x, fn.reshape(added, tuple(x.shape)))
     if not positions.is_traced:
         p = flat_pos.numpy()
         _, first = np.unique(p[::-1], return_index=True)  # the last write of each position
@@ -181,7 +186,6 @@ def index_put(x, idx, value):
             keep = fn.as_tensor(np.sort(len(p) - 1 - first).astype(np.int64))
             flat_pos = apply("embedding", fn.reshape(flat_pos, (-1, 1)), keep)
             flat_pos, flat_v = fn.reshape(flat_pos, (-1,)), apply("embedding", flat_v, keep)
-    n = prod(tuple(x.shape))
     scattered = apply("embedding_backward", flat_v, flat_pos, num_weights=n)
     hit = apply("embedding_backward", fn.ones_like(flat_v), flat_pos, num_weights=n)
     hit = fn.reshape(fn.gt(hit, 0), tuple(x.shape)).detach()
@@ -215,11 +219,23 @@ def masked_select(input, mask):
     return advanced_getitem(fn.reshape(x, (-1,)), fn.reshape(m, (-1,)))
 
 
+@with_op_context
+def index_put(input, indices, values, accumulate: bool = False):
+    """``input`` with ``values`` written at ``input[indices]`` (a tuple of index tensors), or
+    added there with ``accumulate`` (duplicates summing), as torch.index_put."""
+    return put(input, tuple(indices), values, accumulate)
+
+
+def _index_put_(self, indices, values, accumulate=False):
+    return self._inplace("index_put_", lambda s: put(s, tuple(indices), values, accumulate), values)
+
+
 def _methods():
     from gradc._tensor import Tensor
 
     for name in __all__:
         setattr(Tensor, name, globals()[name])
+    Tensor.index_put_ = _index_put_
 
 
 _methods()

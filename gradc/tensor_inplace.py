@@ -104,10 +104,10 @@ class InplaceOps:
     def __setitem__(self, idx, value):
         """``x[idx] = value``: an in-place copy into the view ``x[idx]`` (torch's CopySlices);
         with integer tensors or masks in ``idx``, torch's ``index_put_``."""
-        from gradc.advanced_indexing import index_put, is_advanced
+        from gradc.advanced_indexing import is_advanced, put
 
         if is_advanced(idx):
-            self._inplace("index_put_", lambda s: index_put(s, idx, value), value)
+            self._inplace("index_put_", lambda s: put(s, idx, value), value)
             return
         F.getitem(self, idx).copy_(value)
 

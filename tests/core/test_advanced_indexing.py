@@ -174,3 +174,24 @@ def test_writes_trace_with_a_symbolic_batch():
     compiled.backward()
     assert compiled.item() == eager.item()
     np.testing.assert_array_equal(x.grad.numpy(), want)
+
+
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_index_put_matches_torch_values_and_gradients(accumulate):
+    torch = pytest.importorskip("torch")
+    a, w = np.arange(12.0).reshape(3, 4), _weights(12).reshape(3, 4)
+
+    def run(lib):
+        x, v = lib.tensor(a, requires_grad=True), lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        v64 = v.double() * 2
+        index = (lib.tensor([0, 0, 2]), lib.tensor([1, 1, 3]))  # a duplicate position
+        out = x.index_put(index, v64, accumulate=accumulate) if accumulate else None
+        if out is None:  # without accumulate torch leaves duplicates' order open: none here
+            out = x.index_put((lib.tensor([0, 2]), lib.tensor([1, 3])), v64[1:])
+        y = x.detach().clone()
+        y.index_put_((lib.tensor([1]),), lib.tensor([5.0]).double(), accumulate=accumulate)
+        (out * lib.tensor(w)).sum().backward()
+        return out.detach().numpy(), y.numpy(), x.grad.numpy(), v.grad.numpy()
+
+    for ours, theirs in zip(run(gradc), run(torch)):
+        np.testing.assert_allclose(ours, theirs)
