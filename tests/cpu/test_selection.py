@@ -38,3 +38,20 @@ def test_index_writes_compile_with_their_gradients():
     compiled.backward()
     assert compiled.item() == eager.item()
     np.testing.assert_array_equal(x.grad.numpy(), want)
+
+
+def test_flip_diagonal_and_unfold_compile_with_their_gradients():
+    w = gradc.tensor(np.arange(8.0).reshape(4, 2), dtype=gradc.float64)
+
+    def f(x):
+        y = x.flip(1, 2) * 2
+        return (y.diagonal(0, 1, 2) ** 2).sum() + (y.unfold(2, 2, 1) * w[:3]).sum()
+
+    x = gradc.tensor(np.random.default_rng(1).standard_normal((3, 4, 4)), requires_grad=True)
+    eager = f(x)
+    eager.backward()
+    want, x.grad = x.grad.numpy().copy(), None
+    compiled = gradc.compile(f, backend="numba")(x)
+    compiled.backward()
+    np.testing.assert_allclose(compiled.item(), eager.item(), rtol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12)
