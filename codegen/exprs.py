@@ -148,6 +148,18 @@ class ScalarPrinter(PythonCodePrinter):
     def _print_isfinite(self, e):
         return f"np.isfinite({self._print(e.args[0])})"
 
+    def _bitwise(self, e, sign: str) -> str:  # integer (or widened bool) operands only
+        return f"(({self._print(e.args[0])}) {sign} ({self._print(e.args[1])}))"
+
+    def _print_bitwise_and(self, e):
+        return self._bitwise(e, "&")
+
+    def _print_bitwise_or(self, e):
+        return self._bitwise(e, "|")
+
+    def _print_bitwise_xor(self, e):
+        return self._bitwise(e, "^")
+
 
 # C's integer division (toward zero) from Python's floor division: one up for an inexact
 # negative quotient; 0 for a zero divisor, as numpy gives

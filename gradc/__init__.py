@@ -9,6 +9,7 @@
 from gradc import autograd, nn, optim
 from gradc import ops as _ops  # noqa: F401  (registers the op table)
 from gradc._tensor import Size, Tensor
+from gradc.advanced_indexing import *  # noqa: F403
 from gradc.autodiff import grad_graph, joint_graph, partition
 from gradc.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from gradc.compiler import compile
@@ -61,6 +62,7 @@ from gradc.lowering import Program, lower
 from gradc.math_functions import *  # noqa: F403
 from gradc.ops.pointwise import elementwise
 from gradc.reductions_more import *  # noqa: F403
+from gradc.selection import *  # noqa: F403
 from gradc.serialization import load, save
 from gradc.shape_functions import *  # noqa: F403
 from gradc.trace import Dim, TensorSpec, trace

@@ -12,7 +12,7 @@ from gradc import dtypes
 from gradc.dispatch import apply
 from gradc.errors import DTypeError, GradcError, ShapeError, with_op_context
 from gradc.indexing import normalize_index
-from gradc.shapes import canon, infer_reshape, norm_dim, norm_dims, prod, same_dim
+from gradc.shapes import axis_alias, canon, infer_reshape, norm_dim, norm_dims, prod, same_dim
 from gradc.views import alias
 
 __all__ = []  # filled by _public below
@@ -277,6 +277,7 @@ def flatten(x, start_dim=0, end_dim=-1):
 
 
 @_public
+@axis_alias
 def squeeze(x, dim=None):
     """Drop size-1 dims (all of them, or those in ``dim``)."""
     dims = range(x.ndim) if dim is None else norm_dims(dim, x.ndim)
@@ -287,12 +288,14 @@ def squeeze(x, dim=None):
 
 
 @_public
+@axis_alias
 def unsqueeze(x, dim):
     d = norm_dim(dim, x.ndim, extra=1)
     return reshape(x, (*x.shape[:d], 1, *x.shape[d:]))
 
 
 @_public
+@axis_alias
 def cat(tensors, dim=0):
     """Join tensors along an existing dim."""
     tensors = [as_tensor(t) for t in tensors]
@@ -305,6 +308,7 @@ concat = concatenate = cat
 
 
 @_public
+@axis_alias
 def stack(tensors, dim=0):
     """Join tensors along a new dim."""
     tensors = [as_tensor(t) for t in tensors]
@@ -322,7 +326,12 @@ def stack(tensors, dim=0):
 
 @_public
 def getitem(x, idx):
-    """Basic indexing (``x[0]``, ``x[:, 1:3]``, ``x[..., None]``) with gradients."""
+    """Indexing with gradients: basic (``x[0]``, ``x[:, 1:3]``, ``x[..., None]``) and advanced
+    (integer tensors, lists, bool masks: ``gradc.advanced_indexing``)."""
+    from gradc.advanced_indexing import advanced_getitem, is_advanced
+
+    if is_advanced(idx):
+        return advanced_getitem(x, idx)
     index = normalize_index(x.shape, idx)
     # a no-op only if every item is a full slice (a None adds a dim: x[..., None] is not x)
     if builtins.all(isinstance(i, slice) for i in index) and builtins.all(

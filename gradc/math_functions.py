@@ -17,7 +17,7 @@ from gradc import dtypes
 from gradc import functions as fn
 from gradc.dispatch import apply
 from gradc.errors import DTypeError, GradcError, ShapeError, with_op_context
-from gradc.reductions_more import axis_alias
+from gradc.shapes import axis_alias
 
 __all__: list = []
 
@@ -44,7 +44,7 @@ def _op_function(name: str, op: str, arity: int):
 
 _UNARY = (
     "tan asin acos atan sinh cosh asinh acosh atanh rsqrt reciprocal expm1 log1p log2 exp2 log10 "
-    "erf erfc sign floor ceil trunc isnan isinf isfinite logical_not bitwise_not"
+    "erf erfc sign floor ceil trunc isnan isinf isfinite logical_not"
 ).split()
 _BINARY = (
     "atan2 fmod remainder floor_divide logical_and logical_or logical_xor bitwise_and bitwise_or "
@@ -97,6 +97,14 @@ def div(input, other, *, rounding_mode=None):
 
 divide = div
 __all__.append("divide")
+
+
+@_public
+def bitwise_not(input):
+    """``~input``: logical not of a bool tensor, the bitwise complement of an integer one."""
+    if input.dtype is dtypes.bool_ or input.dtype.is_floating_point:
+        return apply("bitwise_not", input)  # floats: refused there, naming bitwise_not
+    return apply("invert", input)
 
 
 @_public
@@ -199,6 +207,7 @@ def _methods():
     for name in [*_UNARY, *_BINARY, *_ALIASES]:
         setattr(Tensor, name, globals()[name])
     for name in [
+        "bitwise_not",
         "round",
         "div",
         "divide",
@@ -223,7 +232,7 @@ def _methods():
     for name, f in ops.items():
         setattr(Tensor, f"__{name}__", lambda self, o, f=f: f(self, o))
         setattr(Tensor, f"__r{name}__", lambda self, o, f=f: f(o, self))
-    Tensor.__invert__ = lambda self: bitwise_not(self)  # noqa: F821
+    Tensor.__invert__ = bitwise_not
     Tensor.masked_fill_ = lambda self, mask, value: self._inplace(
         "masked_fill_", lambda s: masked_fill(s, mask, value), mask, value
     )

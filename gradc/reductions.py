@@ -22,14 +22,15 @@ from gradc.functions import (
     unsqueeze,
     where,
 )
-from gradc.shapes import norm_dim, norm_dims, prod
+from gradc.shapes import axis_alias, norm_dim, norm_dims, prod
 
 __all__ = ["reduce_dims"]
 
 
 def _public(fn):
+    """Export ``fn``, taking numpy's ``axis=``/``keepdims=`` as torch does."""
     __all__.append(fn.__name__)
-    return with_op_context(fn)
+    return with_op_context(axis_alias(fn))
 
 
 def reduce_dims(dim, ndim: int) -> tuple:

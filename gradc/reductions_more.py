@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 
 import sympy
@@ -18,7 +17,7 @@ from gradc import dtypes
 from gradc import functions as fn
 from gradc.dispatch import apply
 from gradc.errors import DTypeError, GradcError, with_op_context
-from gradc.shapes import norm_dim, norm_dims
+from gradc.shapes import axis_alias, norm_dim, norm_dims
 from gradc.shapes import prod as _size
 
 __all__: list = []
@@ -27,20 +26,6 @@ __all__: list = []
 def _public(f):
     __all__.append(f.__name__)
     return with_op_context(axis_alias(f))
-
-
-def axis_alias(f):
-    """Accept numpy's ``axis=`` for ``dim=``, as torch's reductions do."""
-
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
-        if "axis" in kwargs:
-            if "dim" in kwargs:
-                raise GradcError(f"{f.__name__}() got both dim= and axis=")
-            kwargs["dim"] = kwargs.pop("axis")
-        return f(*args, **kwargs)
-
-    return wrapper
 
 
 def _dims(dim, ndim: int) -> tuple:

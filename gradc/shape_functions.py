@@ -1,5 +1,7 @@
 """torch's shape helpers that are compositions of existing ops: ``chunk``, ``split``, ``repeat``,
-``tile``, ``repeat_interleave``, ``roll``, ``tril``, ``triu``, ``unflatten``, ``diag``.
+``tile``, ``repeat_interleave``, ``roll``, ``tril``, ``triu``, ``unflatten``, ``diag``,
+``diagonal``, ``x.unfold`` (windows picked by one ``gather``), and ``flip`` (the one primitive
+here: reversing is no slice gradc has).
 
 Slices, ``cat``, ``reshape``/``expand`` and ``where`` masks: no new primitive, so each traces,
 differentiates and lowers with what the op table already has. Sizes along the dims they cut
@@ -7,6 +9,7 @@ must be concrete (a symbolic batch elsewhere is fine).
 
 >>> x = gradc.arange(6.0).reshape(2, 3)
 >>> x.chunk(3, 1), x.repeat(2, 1), x.roll(1, 1), x.triu(), gradc.diag(gradc.ones(3))
+>>> x.flip(0), x.diagonal(1), x.unfold(1, 2, 1)
 """
 
 from __future__ import annotations
@@ -192,11 +195,86 @@ def diag(input, diagonal: int = 0):
     raise ShapeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
 
 
+@_public
+def flip(input, *dims):
+    """Reverse the order of elements along ``dims`` (a copy, as torch's)."""
+    dims = _sizes(dims)
+    d = tuple(norm_dim(k, builtins.max(input.ndim, 1)) for k in dims)
+    if len(set(d)) != len(d):
+        raise ShapeError(
+            f"dims has duplicates, original flip dims size={len(d)}, but unique "
+            f"flip dims size={len(set(d))}"
+        )
+    d = tuple(k for k in d if k < input.ndim)  # a 0-d tensor takes dim 0: nothing to reverse
+    return fn.apply("flip", input, dims=tuple(sorted(d)))  # no dims: a copy, dtype kept
+
+
+@_public
+def fliplr(input):
+    """``flip(input, 1)``; at least 2 dims."""
+    if input.ndim < 2:
+        raise ShapeError("Input must be >= 2-d.")
+    return flip(input, 1)
+
+
+@_public
+def flipud(input):
+    """``flip(input, 0)``; at least 1 dim."""
+    if input.ndim < 1:
+        raise ShapeError("Input must be >= 1-d.")
+    return flip(input, 0)
+
+
+@_public
+def diagonal(input, offset: int = 0, dim1: int = 0, dim2: int = 1):
+    """The diagonal ``offset`` of the ``(dim1, dim2)`` planes, as a last dim: the two dims move
+    to the end, merge, and a slice with step ``w + 1`` picks the diagonal (all views)."""
+    d1, d2 = norm_dim(dim1, input.ndim), norm_dim(dim2, input.ndim)
+    if d1 == d2:
+        raise ShapeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    h, w = _size(input, d1, "diagonal"), _size(input, d2, "diagonal")
+    rest = [k for k in range(input.ndim) if k not in (d1, d2)]
+    x = fn.permute(input, *rest, d1, d2)
+    x = fn.reshape(x, (*x.shape[:-2], h * w))
+    k = offset
+    n = builtins.max(0, builtins.min(h, w - k) if k >= 0 else builtins.min(h + k, w))
+    start = k if k >= 0 else -k * w
+    index = slice(start, start + (n - 1) * (w + 1) + 1, w + 1) if n else slice(0, 0)
+    return fn.getitem(x, (Ellipsis, index))
+
+
+@with_op_context
+def unfold(input, dimension: int, size: int, step: int):
+    """Tensor.unfold: the windows of ``size`` elements, ``step`` apart, along ``dimension``
+    (which becomes the window count) as a new last dim. One ``gather`` of the window
+    positions, so overlapping windows sum their gradients."""
+    if input.ndim == 0:
+        return fn.reshape(unfold(fn.reshape(input, (1,)), 0, size, step), (size,))
+    d = norm_dim(dimension, input.ndim)
+    n = _size(input, d, "unfold")
+    if size > n:
+        raise ShapeError(f"maximum size for tensor at dimension {d} is {n} but size is {size}")
+    if step <= 0:
+        raise ShapeError(f"step is {step} but must be > 0")
+    count = (n - size) // step + 1
+    starts = fn.mul(fn.reshape(arange(count), (count, 1)), step)
+    pos = fn.reshape(fn.add(starts, fn.reshape(arange(size), (1, size))), (-1,))
+    pos = fn.reshape(pos, (1,) * d + (count * size,) + (1,) * (input.ndim - d - 1))
+    shape = tuple(input.shape)
+    pos = fn.expand(pos, (*shape[:d], count * size, *shape[d + 1 :]))
+    out = fn.reshape(
+        fn.apply("gather", input, pos, dim=d), (*shape[:d], count, size, *shape[d + 1 :])
+    )
+    last = out.ndim - 1
+    return fn.permute(out, *range(d + 1), *range(d + 2, last + 1), d + 1)
+
+
 def _methods():
     from gradc._tensor import Tensor
 
     for name in __all__:
         setattr(Tensor, name, globals()[name])
+    Tensor.unfold = unfold  # torch has it as a method only (F.unfold is im2col)
 
 
 _methods()

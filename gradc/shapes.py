@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -127,6 +128,25 @@ def norm_dims(dim, ndim: int) -> tuple:
     if len(out) != len(dims):
         raise ShapeError(f"dim {dim} repeats a dimension")
     return out
+
+
+_NUMPY_NAMES = {"axis": "dim", "keepdims": "keepdim"}
+
+
+def axis_alias(f):
+    """Accept numpy's ``axis=`` for ``dim=`` and ``keepdims=`` for ``keepdim=``, as torch does
+    for every function with those arguments (both spellings at once is a TypeError there too)."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        for numpy_name, name in _NUMPY_NAMES.items():
+            if numpy_name in kwargs:
+                if name in kwargs:
+                    raise TypeError(f"{f.__name__}() got both {name}= and {numpy_name}=")
+                kwargs[name] = kwargs.pop(numpy_name)
+        return f(*args, **kwargs)
+
+    return wrapper
 
 
 def infer_reshape(old, new) -> tuple:

@@ -102,7 +102,13 @@ class InplaceOps:
         return self
 
     def __setitem__(self, idx, value):
-        """``x[idx] = value``: an in-place copy into the view ``x[idx]`` (torch's CopySlices)."""
+        """``x[idx] = value``: an in-place copy into the view ``x[idx]`` (torch's CopySlices);
+        with integer tensors or masks in ``idx``, torch's ``index_put_``."""
+        from gradc.advanced_indexing import is_advanced, put
+
+        if is_advanced(idx):
+            self._inplace("index_put_", lambda s: put(s, idx, value), value)
+            return
         F.getitem(self, idx).copy_(value)
 
     def add_(self, o, *, alpha=1):

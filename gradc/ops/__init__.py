@@ -4,6 +4,7 @@ from gradc.ops import (  # noqa: F401
     control,
     conv,
     embedding,
+    gather,
     linalg,
     math,
     pointwise,

@@ -161,22 +161,21 @@ for _name, _expr in [
 ]:
     pointwise(_name, sp.Lambda((x, y), _expr), "bool", grads=False)
 pointwise("logical_not", sp.Lambda(x, sp.Eq(x, 0)), "bool", grads=False)
-# & | ^ ~ on bool tensors are the logical ops; on floats torch refuses them
-for _name, _expr in [
-    ("bitwise_and", sp.And(sp.Ne(x, 0), sp.Ne(y, 0))),
-    ("bitwise_or", sp.Or(sp.Ne(x, 0), sp.Ne(y, 0))),
-    ("bitwise_xor", sp.Xor(sp.Ne(x, 0), sp.Ne(y, 0))),
-]:
+# & | ^ on bool and integer tensors: numpy's bitwise functions (on bools they are the logical
+# ops); ~ is logical_not on bools and ``-x - 1`` (two's complement) on integers; floats refuse
+for _name in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+    _fn = type(_name, (sp.Function,), {"_imp_": staticmethod(getattr(np, _name)), "nargs": 2})
     _refuse(
-        pointwise(_name, sp.Lambda((x, y), _expr), "bool", grads=False),
-        "b",
-        "gradc has bitwise ops on bool tensors only",
+        pointwise(_name, sp.Lambda((x, y), _fn(x, y)), grads=False),
+        "biu",
+        "bool and integer tensors only, as in torch",
     )
 _refuse(
     pointwise("bitwise_not", sp.Lambda(x, sp.Eq(x, 0)), "bool", grads=False),
     "b",
-    "gradc has bitwise ops on bool tensors only",
+    "this op is ~ of bool tensors; integers use invert",
 )
+_refuse(pointwise("invert", sp.Lambda(x, -x - 1), grads=False), "iu", "~ of integer tensors")
 for _name, _fn in [("isnan", isnan), ("isinf", isinf), ("isfinite", isfinite)]:
     pointwise(_name, sp.Lambda(x, _fn(x)), "bool", grads=False)
 

@@ -111,6 +111,30 @@ register(
 )
 
 
+def _flip_infer(t: TensorType, *, dims) -> TensorType:
+    if any(not 0 <= d < t.ndim for d in dims) or len(set(dims)) != len(dims):
+        raise ShapeError(f"flip dims {tuple(dims)} are not distinct dims of {t}")
+    return TensorType(t.dtype, t.shape)
+
+
+def _flip_vjp(ct, x, *, out, dims):
+    from gradc.dispatch import apply
+
+    return apply("flip", ct, dims=dims)
+
+
+register(
+    Op(
+        "flip",
+        _flip_infer,
+        lambda a, *, dims: np.flip(a, dims).copy(),  # torch's flip copies
+        (_flip_vjp,),
+        "shape",
+        doc="reverse the order of elements along dims",
+    )
+)
+
+
 def index_shape(shape, index) -> tuple:
     """Shape after basic indexing; ``index`` holds ints, slices and None, one per dim used."""
     out, d = [], 0

@@ -112,3 +112,46 @@ def _embedding_backward(draw, small=False):
     ct = _leaf(draw, (*idx.shape, cols))
     attrs = dict(num_weights=rows, padding_idx=pad)
     return (lambda ct: apply("embedding_backward", ct, idx, **attrs)), [ct]
+
+
+@case("flip")
+def _flip(draw, small=False):
+    x = _leaf(draw, _shape(draw, small, min_dims=1))
+    dims = draw(
+        st.lists(st.integers(-x.ndim, x.ndim - 1), min_size=1, unique_by=lambda d: d % x.ndim)
+    )
+    return (lambda x: x.flip(*dims)), [x]
+
+
+def _index_for(draw, shape, dim, small, exact=False):
+    """An int64 index of ``shape``'s rank, no larger than it outside ``dim`` (maybe smaller),
+    with values in range along ``dim`` (duplicates included: they accumulate)."""
+    if exact:
+        ishape = shape
+    else:
+        ishape = tuple(
+            draw(st.integers(1, 3 if small else 4)) if k == dim else draw(st.integers(1, n))
+            for k, n in enumerate(shape)
+        )
+    n = int(np.prod(ishape))
+    vals = draw(st.lists(st.integers(0, shape[dim] - 1), min_size=n, max_size=n))
+    return gradc.tensor(np.reshape(vals, ishape), dtype=gradc.int64)
+
+
+@case("gather")
+def _gather(draw, small=False):
+    x = _leaf(draw, _shape(draw, small, min_dims=1))
+    dim = draw(st.integers(-x.ndim, x.ndim - 1))
+    idx = _index_for(draw, tuple(x.shape), dim % x.ndim, small)
+    return (lambda x: x.gather(dim, idx)), [x]
+
+
+@case("scatter_add")
+def _scatter_add(draw, small=False):
+    base = _leaf(draw, _shape(draw, small, min_dims=1))
+    dim = draw(st.integers(-base.ndim, base.ndim - 1))
+    idx = _index_for(draw, tuple(base.shape), dim % base.ndim, small)
+    src = _leaf(draw, tuple(idx.shape))
+    if draw(st.booleans()):
+        return (lambda b, s: b.scatter_add(dim, idx, s)), [base, src]
+    return (lambda s: gradc.zeros_like(base).scatter_add(dim, idx, s)), [src]

@@ -48,6 +48,21 @@ ROWS = [
         lambda lib, nn, F: nn.Linear(2, 2).load_state_dict({"weight": lib.zeros(3, 3)}),
     ),
     _row("layer_norm_shape", RuntimeError, lambda lib, nn, F: nn.LayerNorm(4)(_x23(lib))),
+    _row("gather_index", RuntimeError, lambda lib, nn, F: _x23(lib).gather(1, lib.tensor([[5]]))),
+    _row("topk_k", RuntimeError, lambda lib, nn, F: _x23(lib).topk(4)),
+    _row("unfold_size", RuntimeError, lambda lib, nn, F: _x23(lib).unfold(1, 5, 1)),
+    _row("diagonal_dims", RuntimeError, lambda lib, nn, F: _x23(lib).diagonal(0, 1, 1)),
+    _row("flip_duplicates", RuntimeError, lambda lib, nn, F: _x23(lib).flip((0, 0))),
+    _row(
+        "scatter_add_dtype",
+        RuntimeError,
+        lambda lib, nn, F: _x23(lib).scatter_add(1, lib.tensor([[0]]), lib.ones(1, 1).double()),
+    ),
+    _row(
+        "index_put_dtype",
+        RuntimeError,
+        lambda lib, nn, F: _x23(lib).__setitem__([0], lib.ones(3).double()),
+    ),
     # dims and indices out of range: IndexError
     _row("squeeze_50", IndexError, lambda lib, nn, F: _x23(lib).squeeze(50)),
     _row("index_0d", IndexError, lambda lib, nn, F: lib.tensor(3.14)[0]),
@@ -55,6 +70,10 @@ ROWS = [
     _row("index_out_of_bounds", IndexError, lambda lib, nn, F: _x23(lib)[5]),
     _row("negative_index", IndexError, lambda lib, nn, F: _x23(lib)[:, -4]),
     _row("too_many_indices", IndexError, lambda lib, nn, F: _x23(lib)[0, 0, 0]),
+    _row("list_index", IndexError, lambda lib, nn, F: _x23(lib)[[0, 5]]),
+    _row("tensor_index", IndexError, lambda lib, nn, F: _x23(lib)[:, lib.tensor([3])]),
+    _row("mask_shape", IndexError, lambda lib, nn, F: _x23(lib)[lib.tensor([True, False, True])]),
+    _row("float_index", IndexError, lambda lib, nn, F: _x23(lib)[lib.tensor([0.5])]),
     _row("unsqueeze", IndexError, lambda lib, nn, F: _x23(lib).unsqueeze(5)),
     _row("transpose", IndexError, lambda lib, nn, F: _x23(lib).transpose(0, 5)),
     _row("size", IndexError, lambda lib, nn, F: _x23(lib).size(5)),
@@ -112,6 +131,7 @@ ROWS = [
     _row("invert_float", TypeError, lambda lib, nn, F: ~_x23(lib)),
     _row("dtype_name", TypeError, lambda lib, nn, F: lib.zeros(2, dtype="float8")),
     _row("len_0d", TypeError, lambda lib, nn, F: len(lib.tensor(1.0))),
+    _row("dim_and_axis", TypeError, lambda lib, nn, F: lib.sum(_x23(lib), dim=0, axis=0)),
     # arguments: RuntimeError, ValueError where torch checks in Python
     _row("clamp_no_bounds", RuntimeError, lambda lib, nn, F: _x23(lib).clamp()),
     _row(

@@ -112,3 +112,44 @@ def test_max_of_a_0d_nan_passes_its_gradient():
     x = leaf(nan)
     x.max().backward()
     assert x.grad.item() == 1.0
+
+
+_AXIS_CALLS = [
+    ("sum", dict(axis=0, keepdims=True)),
+    ("mean", dict(axis=1)),
+    ("amax", dict(axis=0)),
+    ("amin", dict(axis=(0, 1), keepdims=True)),
+    ("argmax", dict(axis=1)),
+    ("argmin", dict(axis=0, keepdims=True)),
+    ("prod", dict(axis=0)),
+    ("cumsum", dict(axis=1)),
+    ("std", dict(axis=0)),
+    ("logsumexp", dict(axis=0)),
+    ("softmax", dict(axis=0)),
+    ("unsqueeze", dict(axis=0)),
+    ("squeeze", dict(axis=0)),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", _AXIS_CALLS, ids=[c[0] for c in _AXIS_CALLS])
+def test_numpy_axis_and_keepdims_name_dim_and_keepdim_as_in_torch(name, kwargs):
+    torch = pytest.importorskip("torch")
+    a = np.arange(6.0).reshape(2, 3)
+    ours, theirs = (
+        getattr(gradc.tensor(a), name)(**kwargs),
+        getattr(torch.tensor(a), name)(**kwargs),
+    )
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_and_min_take_axis(name):
+    torch = pytest.importorskip("torch")
+    a = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    ours = getattr(gradc.tensor(a), name)(axis=1, keepdims=True)
+    theirs = getattr(torch.tensor(a), name)(axis=1, keepdims=True)
+    assert ours.values.tolist() == theirs.values.tolist()
+    assert ours.indices.tolist() == theirs.indices.tolist()
+    assert gradc.cat([gradc.tensor(a)] * 2, axis=1).shape == (2, 6)
+    with pytest.raises(TypeError, match="both"):
+        gradc.sum(gradc.tensor(a), dim=0, axis=0)

@@ -1,5 +1,6 @@
 """gradc/shape_functions.py: chunk, split, repeat, tile, repeat_interleave, roll, tril, triu,
-unflatten, diag — values written out, gradients by gradcheck, torch as a second oracle."""
+unflatten, diag, diagonal, flip, unfold — values written out, gradients by gradcheck, torch as a
+second oracle."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def test_values():
     assert gradc.diag(gradc.tensor([1, 2]), 1).tolist() == [[0, 1, 0], [0, 0, 2], [0, 0, 0]]
     assert x.diag().tolist() == [0.0, 5.0, 10.0] and x.diag(-1).tolist() == [4.0, 9.0]
     assert x.diag(4).tolist() == []
+    assert gradc.tensor([True, False]).flip([]).dtype is gradc.bool  # a copy, not x * 1
+    assert gradc.tensor(2).flip(0).tolist() == 2
 
 
 def test_errors():
@@ -56,6 +59,14 @@ def test_errors():
         m34().unflatten(1, (3, 2))
     with pytest.raises(RuntimeError, match="1D or 2D"):
         gradc.ones(1, 1, 1).diag()
+    with pytest.raises(RuntimeError, match="cannot be identical"):
+        m34().diagonal(0, 1, -1)
+    with pytest.raises(RuntimeError, match="maximum size for tensor at dimension 1 is 4"):
+        m34().unfold(1, 5, 1)
+    with pytest.raises(RuntimeError, match="step is 0"):
+        m34().unfold(1, 2, 0)
+    with pytest.raises(RuntimeError, match="duplicates"):
+        m34().flip(0, -2)
 
 
 @st.composite
@@ -66,7 +77,19 @@ def _cases(draw):
     dim = draw(st.integers(-nd, nd - 1))
     kind = draw(
         st.sampled_from(
-            ["chunk", "split", "repeat", "tile", "interleave", "roll", "tril", "triu", "diag"]
+            [
+                "chunk",
+                "split",
+                "repeat",
+                "tile",
+                "interleave",
+                "roll",
+                "tril",
+                "triu",
+                "diag",
+                "diagonal",
+                "unfold",
+            ]
         )
     )
     if kind == "chunk":
@@ -98,6 +121,16 @@ def _cases(draw):
             x = draw(tensors(f64, shape=(3, 3), requires_grad=True, elements=st.floats(-3, 3)))
         k = draw(st.integers(-2, 2))
         return (lambda x: getattr(x, kind)(k) ** 2), x
+    if kind == "unfold":
+        size = draw(st.integers(1, shape[dim]))
+        step = draw(st.integers(1, 3))
+        return (lambda x: x.unfold(dim, size, step) ** 2), x
+    if kind == "diagonal":
+        if nd < 2:
+            x = draw(tensors(f64, shape=(3, 4), requires_grad=True, elements=st.floats(-3, 3)))
+        d1, d2 = draw(st.permutations(range(x.ndim)))[:2]
+        k = draw(st.integers(-3, 3))
+        return (lambda x: x.diagonal(k, d1, d2) ** 2), x
     k = draw(st.integers(-2, 2))
     if nd > 2:
         x = draw(tensors(f64, shape=(3, 4), requires_grad=True, elements=st.floats(-3, 3)))
@@ -127,6 +160,18 @@ def test_against_torch():
         (x.unflatten(2, (2, 2)), t.unflatten(2, (2, 2))),
         (x[0].diag(1), t[0].diag(1)),
         (gradc.diag(x[0, 0], -2), torch.diag(t[0, 0], -2)),
+        (x.flip(0, 2), t.flip((0, 2))),
+        (gradc.flip(x, -1), torch.flip(t, (-1,))),
+        (x[0].fliplr(), t[0].fliplr()),
+        (x.flipud(), t.flipud()),
+        (x.diagonal(), t.diagonal()),
+        (x.diagonal(1, 2, 0), t.diagonal(1, 2, 0)),
+        (gradc.diagonal(x, offset=-2, dim1=-1, dim2=1), torch.diagonal(t, -2, -1, 1)),
+        (x.diagonal(9), t.diagonal(9)),
+        (x.unfold(1, 2, 1), t.unfold(1, 2, 1)),
+        (x.unfold(-1, 3, 2), t.unfold(-1, 3, 2)),
+        (x.unfold(2, 0, 2), t.unfold(2, 0, 2)),
+        (x[0, 0, 0].unfold(0, 1, 1), t[0, 0, 0].unfold(0, 1, 1)),
     ]
     for ours, theirs in pairs:
         ours = ours if isinstance(ours, tuple) else (ours,)

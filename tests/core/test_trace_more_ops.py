@@ -13,7 +13,8 @@ from gradc.passes import optimize
 
 
 class Mixed(nn.Module):
-    """One of almost everything issue 11 added, on a [N, 3, 4, 4] input, in eval mode."""
+    """One of almost everything issue 11 added (selection and indexing too), on a [N, 3, 4, 4]
+    input, in eval mode."""
 
     def __init__(self):
         super().__init__()
@@ -33,7 +34,12 @@ class Mixed(nn.Module):
         z = gradc.atan(y) + y.floor() * 0.1 + gradc.fmod(y, 0.7) + y % 0.3 + gradc.erf(y)
         z = z + gradc.expm1(y.clamp(max=1)) + gradc.log1p(y.abs()) + (y * y + 1).rsqrt()
         z = z + y.sign() * gradc.lerp(y, y.cosh(), 0.25) + y.round() + (y // 0.5)
-        return (z * 0.3).prod(1) + z.cumsum(1).sum(1) + z.logsumexp(1) + z.var(1) + z.norm(dim=1)
+        pick = gradc.tensor([[1, 17, 17]]).expand(z.shape[0], 3)
+        s = z.sort(1, descending=True).values[:, :3] + z.topk(3, 1).values + z[:, [0, 5, 5]]
+        s = s + z.flip(1)[:, :3] + z.unfold(1, 3, 5)[:, :3, 1] + z.gather(1, pick)
+        s = s + z.reshape(-1, 3, 6).diagonal(0, 1, 2) + (z > 0).int().bitwise_xor(3).double()[:, :3]
+        z = (z * 0.3).prod(1) + z.cumsum(1).sum(1) + z.logsumexp(1) + z.var(1) + z.norm(dim=1)
+        return z + s.sum(1)
 
 
 def _setup():
@@ -52,7 +58,8 @@ def test_forward_traces_with_a_symbolic_batch_and_interprets_as_eager():
     g = gradc.trace(net, gradc.TensorSpec((n, 3, 4, 4), gradc.float64))
     verify(g)
     text = str(g)
-    for op in ["floor", "fmod", "remainder", "erf", "prod", "cumsum", "embedding", "rsqrt"]:
+    ops = ["floor", "fmod", "remainder", "erf", "prod", "cumsum", "embedding", "rsqrt", "flip"]
+    for op in [*ops, "argsort", "gather", "bitwise_xor"]:
         assert f"= {op}(" in text, op
     params = {k: p.detach().numpy() for k, p in net.named_parameters()}
     buffers = {k: b.numpy() for k, b in net.named_buffers()}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradc
 from gradc.dispatch import apply
 from gradc.ops.window import out_hw
-from tests.cpu.op_rows import F64, I64, N, _op, row
+from tests.cpu.op_rows import BOOL, F64, I64, N, _op, row
 
 I32 = gradc.int32
 
@@ -72,3 +72,53 @@ row("add", _op("add"), [((N, 3), I32, "ints"), ((3,), I32, "ints")], "i32")
 row("mul", _op("mul"), [((N, 3), U8, "ints"), ((N, 1), U8, "ints")], "u8")
 row("cast", _op("cast", dtype=I32), [((N, 3), F64, "any")], "f64-i32")
 row("sum", _op("sum", dim=(1,)), [((N, 3), U8, "ints")], "u8")
+
+# issue 11's selection ops
+row("flip", _op("flip", dims=(0, 2)), [((N, 3, 4), F64, "any")])
+row("flip", _op("flip", dims=(1,)), [((N, 3), I64, "ints")], "i64")
+
+
+def _in_range(idx, n):
+    return apply("remainder", idx, n)  # ints in [-3, 4) to [0, n)
+
+
+row(
+    "gather",
+    lambda x, i: apply("gather", x, _in_range(i, 5), dim=1),
+    [((N, 5), F64, "any"), ((N, 4), I64, "ints")],
+)
+row(
+    "gather",
+    lambda x, i: apply("gather", x, _in_range(i, 5), dim=0),
+    [((5, N), F64, "any"), ((3, 1), I32, "ints")],
+    "dim0-i32",
+)
+row(
+    "gather",
+    lambda x, i: apply("gather", x, _in_range(i, 4), dim=0),
+    [((4,), I64, "ints"), ((), I64, "ints")],
+    "0d-index",
+)
+row(
+    "scatter_add",
+    lambda b, i, s: apply("scatter_add", b, _in_range(i, 3), s, dim=1),
+    [((N, 3), F64, "any"), ((N, 5), I64, "ints"), ((N, 5), F64, "any")],
+)
+row(
+    "scatter_add",
+    lambda b, i, s: apply("scatter_add", b, _in_range(i, 4), s, dim=0),
+    [((4, 2), I64, "ints"), ((N, 1), I64, "ints"), ((N, 1), I64, "ints")],
+    "dim0-i64",
+)
+row("argsort", _op("argsort", dim=1, descending=False), [((N, 6), F64, "special")])
+row("argsort", _op("argsort", dim=0, descending=True), [((N, 3), F64, "special")], "desc")
+row("argsort", _op("argsort", dim=1, descending=True), [((N, 7), I64, "ints")], "desc-ties")
+row("argsort", _op("argsort", dim=0, descending=False), [((N,), BOOL, "bool")], "bool")
+
+# & | ^ ~ of integers (uint8 wraps: ~5 is 250)
+for _name in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+    row(_name, _op(_name), [((N, 3), I32, "ints"), ((3,), I32, "ints")], "i32")
+    row(_name, _op(_name), [((N, 3), U8, "ints"), ((N, 1), U8, "ints")], "u8")
+row("invert", _op("invert"), [((N, 3), I32, "ints")], "i32")
+row("invert", _op("invert"), [((N, 3), U8, "ints")], "u8")
+row("invert", _op("invert"), [((N, 3), I64, "ints")], "i64")

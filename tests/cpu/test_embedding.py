@@ -17,3 +17,23 @@ def test_an_index_outside_the_table_raises(bad):
     np.testing.assert_array_equal(prog(w, np.array([0, -1, 4]))[0], w[[0, -1, 4]])
     with pytest.raises(gradc.errors.IndexRangeError, match="out of range"):
         prog(w, np.array([0, bad, 1]))
+
+
+def test_integer_array_indexing_compiles_with_its_gradient():
+    """``x[:, idx]`` is an embedding of the indexed dim: the numba program and its backward
+    (duplicates accumulate) agree with eager mode."""
+    idx = gradc.tensor([2, 0, 2])
+    w = gradc.tensor(np.arange(6.0).reshape(3, 2), dtype=gradc.float64)
+
+    def f(x):
+        return (x[:, idx] ** 2 * w).sum()
+
+    x = gradc.tensor(np.random.default_rng(0).standard_normal((2, 4, 2)), requires_grad=True)
+    eager = f(x)
+    eager.backward()
+    want = x.grad.numpy().copy()
+    x.grad = None
+    compiled = gradc.compile(f, backend="numba")(x)
+    compiled.backward()
+    np.testing.assert_allclose(compiled.item(), eager.item())
+    np.testing.assert_allclose(x.grad.numpy(), want)

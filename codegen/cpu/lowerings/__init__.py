@@ -25,6 +25,7 @@ def lowering(*names: str):
 
 from codegen.cpu.lowerings import (  # noqa: E402, F401
     embedding,
+    gather,
     linalg,
     pool_indices,
     random,

@@ -1,4 +1,5 @@
-"""Ops that move elements: reshape, expand, permute, getitem (+ backward), cat, full, constant.
+"""Ops that move elements: reshape, expand, permute, flip, getitem (+ backward), cat, full,
+constant.
 
 Layout convention: every array is row-major and contiguous, so a view op writes a copy
 (``reshape`` of a contiguous array is free in numba and stays a view).
@@ -40,6 +41,15 @@ def _permute(w, node, ins, out):
     w.empty(out, node.out)
     with w.loops([w.dim(d) for d in node.out.type.shape]) as idx:
         src = [idx[dims.index(k)] for k in range(len(dims))]
+        w.line(f"{out}{w.index(idx)} = {ins[0]}{w.index(src)}")
+
+
+@lowering("flip")
+def _flip(w, node, ins, out):
+    shape, dims = node.out.type.shape, node.attrs["dims"]
+    w.empty(out, node.out)
+    with w.loops([w.dim(d) for d in shape]) as idx:
+        src = [f"{w.dim(shape[k])} - 1 - {i}" if k in dims else i for k, i in enumerate(idx)]
         w.line(f"{out}{w.index(idx)} = {ins[0]}{w.index(src)}")
 
 
