@@ -33,10 +33,9 @@ class InplaceOps:
         traced = self.is_traced or any(getattr(t, "is_traced", False) for t in operands)
         grad = grad_mode.is_grad_enabled()
         src = self
-        if traced:
-            views.check_autograd_writable(self, what)  # traced values have no storage to check
-        else:
-            views.check_writable(self, what, operands)
+        views.check_writable(self, what, operands)
+        if self.is_traced or not traced:  # (a concrete target is lifted by ``fn`` first)
+            views.current(self)
             if grad and any(getattr(t, "requires_grad", False) for t in (self, *operands)):
                 src = views.snapshot(self)  # nodes recorded by ``fn`` read the pre-write value
         result = fn(src)
@@ -55,6 +54,9 @@ class InplaceOps:
                 ).with_context()
             result = F.cast(result, self.dtype)
         if result.is_traced:  # functionalised: the tensor now names the new SSA value
+            view = self._view
+            if view is not None:  # ... and so does its base
+                return views.write_traced(self, result, what)
             return self._rebind(result, result.grad_fn)
         if self.is_traced:
             raise TraceError(

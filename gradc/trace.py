@@ -30,6 +30,7 @@ from gradc.slots import (
     optimizer_state_slots,
     state_slots,
 )
+from gradc.views import current as current_view
 
 _SKIP_DIRS = tuple(
     os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (sys.modules["gradc"], sympy)
@@ -127,6 +128,9 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, keep_slots=(), slot_
         dispatch._trace_stack.append(graph)
         try:
             out = fn(*args)
+            for t in _items(out):  # results that are views of bases written since: re-derived
+                if isinstance(t, Tensor):
+                    current_view(t)
         except TypeError as e:
             raise _undecidable(e) from None
         finally:
@@ -134,8 +138,7 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, keep_slots=(), slot_
         named = {id(s.read(slot_args)): s.name for s in cap.slots if isinstance(s, TensorSlot)}
         extra = [s for n, o in optimizers for s in optimizer_state_slots(n, o, named)]
         results, names = _outputs(graph, () if out is None else out)  # a step may return None
-        items = list(out.values()) if isinstance(out, dict) else out
-        items = list(items) if isinstance(items, (tuple, list)) else [] if out is None else [items]
+        items = _items(out)
         requires_grad = [t.requires_grad and t.dtype.is_floating_point for t in items]
         changes = [(slot, graph.lift(t, const=True) if t is not None else None)
                    for slot, t in cap.changes(extra)]  # fmt: skip
@@ -187,6 +190,11 @@ class recording:
     def __exit__(self, *exc):
         dispatch._trace_stack.pop()
         return False
+
+
+def _items(out) -> list:
+    items = list(out.values()) if isinstance(out, dict) else out
+    return list(items) if isinstance(items, (tuple, list)) else [] if out is None else [items]
 
 
 def _default_names(n: int) -> list[str]:
