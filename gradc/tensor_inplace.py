@@ -93,13 +93,14 @@ class InplaceOps:
                 self._version,
             )
             node.saved = [old if s is self else s for s in node.saved]
-        self._data = result._data
+        keep = not grad_mode.is_grad_enabled() and self.requires_grad
+        self._data = (views.keep_history(self, result) if keep else result)._data
         self._version += 1
         if node is not None:
             self.grad_fn, self.requires_grad = node, True
         base = self.__dict__.get("_alias_of")
-        if base is not None:  # ``p.data.add_(...)``: the storage is p's
-            base._data = result._data
+        if base is not None:  # ``p.data.add_(...)``: the storage is p's, its history stays
+            base._data = (views.keep_history(base, result) if base.requires_grad else result)._data
             base._version += 1
         return self
 

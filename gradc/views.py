@@ -330,7 +330,7 @@ def write_traced(t, result, what: str):
     old = Tensor._wrap(base._data, base.requires_grad)
     old._grad_fn, old._accumulator = base.grad_fn, base._accumulator
     new = apply("copy_slices", old, result, path=v.path)
-    base._rebind(new, new.grad_fn)
+    base._rebind(new, new.grad_fn)  # under no_grad: keeps the base's history (keep_history)
     _refresh(t)
     node = result.grad_fn
     if node is not None and getattr(node, "out", None) is not None:
@@ -338,3 +338,14 @@ def write_traced(t, result, what: str):
         out._vc = t._vc
         node.out, node.out_version = out, t._vc[0]  # what torch saves: the written view
     return t
+
+
+def keep_history(t, new):
+    """A write into traced ``t`` that autograd does not see (under ``no_grad``, through
+    ``.data``): ``new``'s value with the gradient of ``t``'s old value, as eagerly the tensor
+    keeps its history (graph autodiff reads the graph, not the tape)."""
+    from gradc.dispatch import apply
+
+    with grad_mode.enable_grad():
+        out = apply("no_grad_write", t, new)
+    return out
