@@ -17,6 +17,7 @@ import sympy
 
 from gradc import dispatch, dtypes
 from gradc._tensor import Tensor
+from gradc.autograd.engine import stale_saved
 from gradc.capture import Capture, flatten, leftovers, reachable
 from gradc.errors import TraceError
 from gradc.ir.graph import RESULT, Graph, Role
@@ -140,6 +141,7 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, keep_slots=(), slot_
         results, names = _outputs(graph, () if out is None else out)  # a step may return None
         items = _items(out)
         requires_grad = [t.requires_grad and t.dtype.is_floating_point for t in items]
+        stale = [stale_saved(t._grad_fn) if rg else None for t, rg in zip(items, requires_grad)]
         changes = [(slot, graph.lift(t, const=True) if t is not None else None)
                    for slot, t in cap.changes(extra)]  # fmt: skip
     finally:
@@ -170,6 +172,7 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, keep_slots=(), slot_
     wrt = [v for v in cap.wrt if v in set(graph.inputs)]
     traced = Traced(graph, inputs, writes, len(results), wrt)
     traced.requires_grad = requires_grad
+    traced.stale = stale  # per result: what eager backward from it would refuse, or None
     traced.structure = (
         type(out).__name__ if isinstance(out, (tuple, list, dict)) or out is None else None
     )

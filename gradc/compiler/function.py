@@ -238,6 +238,9 @@ class CompiledBackward(Node):
                 "is a compiled graph; differentiate the eager module (or gradc.grad_graph)",
                 op=self.name(),
             )
+        stale = self.entry.traced.stale[self.index]
+        if stale is not None:  # a saved value the function itself wrote in place afterwards
+            raise AutogradError(stale.msg, op=stale.op, where=stale.where)
         for t, version in self.watch:
             if t._version != version:
                 raise AutogradError(

@@ -303,3 +303,22 @@ def test_a_reshape_that_must_copy_is_no_view_compiled():
         return y
 
     np.testing.assert_allclose(f(t64(BASE)).numpy(), BASE + [[1, 1, 0], [0, 0, 0]])
+
+
+def test_backward_through_a_saved_output_written_through_a_view_raises_for_a_compiled_result():
+    @_compiled
+    def f(x):
+        y = x.exp()  # exp's rule reads its output
+        y[:2].mul_(2)
+        return y
+
+    with pytest.raises(gradc.AutogradError, match="its output"):
+        f(t64([1.0, 2.0, 3.0], requires_grad=True)).sum().backward()
+
+    @_compiled
+    def g(x):
+        y = x * 2  # mul's rule reads no output: no error
+        y[:2].mul_(2)
+        return y
+
+    g(t64([1.0, 2.0, 3.0], requires_grad=True)).sum().backward()
