@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import gradc
 from gradc.errors import GradcError
+from tests.core.op_cases import basic_indices
 from tests.core.view_cases import BASE, INPLACE, SCALE, VIEWS, WEIGHTS
 
 F64 = gradc.float64
@@ -21,8 +24,7 @@ def t64(a, requires_grad=False):
 
 
 def _weights(t):
-    n = max(t.numel(), 1)
-    return t64(np.linspace(0.5, 2.0, n).reshape(tuple(t.shape)))
+    return t64(np.linspace(0.5, 2.0, t.numel()).reshape(tuple(t.shape)))
 
 
 def _flat(out):
@@ -170,6 +172,31 @@ def test_compiled_copy_into_a_view_agrees_with_eager(view, grad):
 
     src = np.arange(6.0) + 1.0
     assert agree(lambda: (f, [t64(BASE, grad), t64(src, grad)], [])) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_drawn_writes_through_drawn_views_compiled_agree_with_eager(data):
+    """hypothesis draws the shape, two basic indices (the written view and another one read
+    after the write), the write (an in-place op or item assignment) and whether x requires
+    grad; eager gradc is the reference."""
+    shape = data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple))
+    idx, other = data.draw(basic_indices(shape)), data.draw(basic_indices(shape))
+    op = data.draw(st.sampled_from([*INPLACE, "setitem"]))
+    grad = data.draw(st.booleans())
+    n = int(np.prod(shape))
+    x0 = (np.arange(n, dtype=np.float64).reshape(shape) - n / 3) * 0.7 + 0.05
+
+    def f(x):
+        y = x * 1.5
+        w = y[other]
+        if op == "setitem":
+            y[idx] = x[idx] * x[idx]
+        else:
+            INPLACE[op][0](y[idx])
+        return y, w
+
+    assert agree(lambda: (f, [t64(x0, grad)], [])) is None
 
 
 # ---- the issue's own examples, compiled --------------------------------------------------------
