@@ -32,6 +32,7 @@ from gradc.ir.symbols import Dim
 from gradc.shapes import TensorType
 from gradc.slots import ArgGradSlot, ArgSlot, GradSlot, RngSlot, state_slots
 from gradc.trace import _input_names, run
+from gradc.views import set_history
 
 COUNTERS = {"compiles": 0}
 _ABSENT = object()  # every trace-and-compile in this process, for tests and logs
@@ -179,23 +180,26 @@ class CompiledFunction:
             outs = list(entry.call(*feed, out=_reusable(traced, args)))
         else:
             outs = list(entry.call(*feed))
+        kept = _kept(entry, feed) if entry.bwd is not None else {}
         for slot, idx in traced.writes:
             slot.write(args, None if idx is None else outs[idx])
         results = [Tensor._wrap(a) for a in outs[: traced.n_results]]
         if entry.bwd is not None:
-            self._attach_grad(entry, args, feed, outs, results)
-        return _structure(traced, results)
+            self._attach_grad(entry, args, feed, outs, results, kept)
+            for slot, k in traced.rebased:  # a non-leaf written in place: its new history
+                set_history(slot.read(args), results[k].grad_fn, True)
+        return _structure(traced, results[: traced.n_user])
 
-    def _attach_grad(self, entry, args, feed, outs, results):
+    def _attach_grad(self, entry, args, feed, outs, results, kept):
         traced = entry.traced
         by_value = {id(v): slot for slot, v in traced.inputs}
         wrt = [by_value[id(v)].read(args) for v in traced.wrt]
-        env = {v.name: a for (_, v), a in zip(traced.inputs, feed)}
+        env = {v.name: a for (_, v), a in zip(traced.inputs, feed)} | kept
         needed = {v.name for v in entry.bwd.inputs}
         watch = [  # the backward reads these arrays: an in-place change before it is an error
             (t, t._version)
             for slot, v in traced.inputs
-            if v.name in needed and isinstance(t := slot.read(args), Tensor)
+            if v.name in needed and v.name not in kept and isinstance(t := slot.read(args), Tensor)
         ]
         for name, role, a in zip(entry.fwd.output_names, entry.fwd.roles(), outs):
             if role.kind == "saved":
@@ -262,6 +266,19 @@ class CompiledBackward(Node):
 
     def release(self) -> None:
         self.env, self.watch, self.released = None, None, True
+
+
+def _kept(entry, feed) -> dict:
+    """Copies of the input arrays that the backward reads and the call writes back into (a
+    non-leaf argument written in place): the backward needs their values before the write."""
+    traced = entry.traced
+    needed = {v.name for v in entry.bwd.inputs}
+    written = {id(slot) for slot, idx in traced.writes if idx is not None}
+    return {
+        v.name: np.array(a)
+        for (slot, v), a in zip(traced.inputs, feed)
+        if id(slot) in written and v.name in needed
+    }
 
 
 def _reusable(traced, args) -> list | None:

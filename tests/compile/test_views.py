@@ -56,9 +56,10 @@ def agree(make, *, backward=True):
     for a, b in zip(out_c, out_e):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=0)
         assert a.requires_grad == b.requires_grad
-    if backward:
-        for outs in (out_e, out_c):
-            loss = [(o * _weights(o)).sum() for o in outs if o.requires_grad]
+    if backward:  # through the outputs and the written non-leaf tensors' new histories
+        for outs, args in ((out_e, args_e), (out_c, args_c)):
+            rebased = [a for a in args if a.requires_grad and not a.is_leaf]
+            loss = [(o * _weights(o)).sum() for o in [*outs, *rebased] if o.requires_grad]
             if loss:
                 sum(loss[1:], loss[0]).backward()
     for a, b in zip([*args_c, *state_c], [*args_e, *state_e]):
@@ -99,6 +100,33 @@ def _mode_closure(view, write):  # ... and of a tensor the function reaches thro
             return buf * x
 
         return f, [t64(2.0)], [buf]
+
+    return make
+
+
+def _mode_non_leaf_input(view, write):  # the argument's own history is rebased
+    def make():
+        x = t64(BASE, requires_grad=True)
+
+        def f(a):
+            write(view(a))
+            return a * 2
+
+        return f, [x * SCALE], [x]
+
+    return make
+
+
+def _mode_non_leaf_closure(view, write):  # ... and so is a captured non-leaf's
+    def make():
+        x = t64(BASE, requires_grad=True)
+        h = x * SCALE
+
+        def f(k):
+            write(view(h))
+            return h * k
+
+        return f, [t64(2.0)], [x, h]
 
     return make
 
@@ -145,6 +173,8 @@ MODES = {
     "plain": _mode_plain,
     "input": _mode_input,
     "closure": _mode_closure,
+    "non_leaf_input": _mode_non_leaf_input,
+    "non_leaf_closure": _mode_non_leaf_closure,
     "grad": _mode_grad,
     "step": _mode_step,
     "leaf": _mode_leaf,
