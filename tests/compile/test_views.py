@@ -379,3 +379,28 @@ def test_backward_through_a_saved_output_written_through_a_view_raises_for_a_com
         return y
 
     g(t64([1.0, 2.0, 3.0], requires_grad=True)).sum().backward()
+
+
+def test_a_module_that_rescales_a_weight_column_under_no_grad_in_forward_tracks_eager():
+    class Net(gradc.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = gradc.nn.Linear(3, 2).double()
+
+        def forward(self, x):
+            with gradc.no_grad():
+                self.lin.weight[:, 0].mul_(0.5)  # not idempotent: the backward needs this call's
+            return self.lin(x).tanh()
+
+    gradc.manual_seed(0)
+    nets = [Net(), Net()]
+    nets[1].load_state_dict(nets[0].state_dict())
+    models = [nets[0], gradc.compile(nets[1], backend="interpret")]
+    for _ in range(2):
+        xs = [t64(np.linspace(-1.0, 1.0, 12).reshape(4, 3), requires_grad=True) for _ in models]
+        for m, x in zip(models, xs):
+            m(x).sum().backward()
+        a, b = nets
+        np.testing.assert_allclose(b.lin.weight.detach().numpy(), a.lin.weight.detach().numpy())
+        np.testing.assert_allclose(b.lin.weight.grad.numpy(), a.lin.weight.grad.numpy(), atol=1e-12)
+        np.testing.assert_allclose(xs[1].grad.numpy(), xs[0].grad.numpy(), atol=1e-12)
