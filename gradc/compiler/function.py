@@ -25,7 +25,7 @@ from gradc.autograd.function import Node, edge_of
 from gradc.capture import flatten, reachable
 from gradc.compiler import guards as G
 from gradc.dispatch import current_graph
-from gradc.errors import AutogradError, TraceError
+from gradc.errors import AutogradError, ShapeError, TraceError
 from gradc.ir.graph import Graph
 from gradc.ir.printer import format_graph
 from gradc.ir.symbols import Dim
@@ -140,12 +140,22 @@ class CompiledFunction:
         n_args = sum(isinstance(s, ArgSlot) for s in slots)
         try:
             traced = run(graph, self.fn, list(args), slots, found, keep=n_args, slot_args=args)
-        except TraceError as e:
-            if self.dynamic and "symbolic dimension" in str(e):
-                self.dynamic = False  # the function branches on the batch size: specialise
-                G.log_recompile(self.name, "the batch size decides control flow: static", 0)
-                return self._compile(names, args, found, self._slots(names, args, found))
+        except (TraceError, ShapeError, TypeError) as e:
+            why = _static_reason(e) if self.dynamic else None
+            if why is None:
+                raise
+        else:
+            return self._compile_traced(traced)
+        self.dynamic = False  # specialise; if this call's sizes fail too, that error is the user's
+        try:
+            entry = self._compile(names, args, found, self._slots(names, args, found))
+        except Exception:
+            self.dynamic = True
             raise
+        G.log_recompile(self.name, f"{why}: static", 0)
+        return entry
+
+    def _compile_traced(self, traced):
         self.compiles += 1
         COUNTERS["compiles"] += 1
         want_grad = (
@@ -266,6 +276,19 @@ class CompiledBackward(Node):
 
     def release(self) -> None:
         self.env, self.watch, self.released = None, None, True
+
+
+def _static_reason(e: Exception) -> str | None:
+    """Why a trace with a symbolic batch dim failed where one with this call's sizes may not:
+    control flow on the batch size, or shapes that fit only this size (``x.view(3, 2)``,
+    ``y * w`` with a [2, 3] ``w``, slicing a symbolic dim with a step)."""
+    if isinstance(e, TraceError):
+        return "the batch size decides control flow" if "symbolic dimension" in str(e) else None
+    if isinstance(e, ShapeError):
+        return f"shapes that hold only for this batch size ({e.msg})"
+    if "symbols" in str(e):  # sympy: a symbolic dim where numbers are needed
+        return f"a symbolic batch size where a number is needed ({e})"
+    return None
 
 
 def _kept(entry, feed) -> dict:

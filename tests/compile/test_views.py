@@ -404,3 +404,18 @@ def test_a_module_that_rescales_a_weight_column_under_no_grad_in_forward_tracks_
         np.testing.assert_allclose(b.lin.weight.detach().numpy(), a.lin.weight.detach().numpy())
         np.testing.assert_allclose(b.lin.weight.grad.numpy(), a.lin.weight.grad.numpy(), atol=1e-12)
         np.testing.assert_allclose(xs[1].grad.numpy(), xs[0].grad.numpy(), atol=1e-12)
+
+
+def test_a_view_that_fits_only_this_batch_size_specialises_the_compile(capsys, monkeypatch):
+    monkeypatch.setenv("GRADC_LOG", "recompiles")
+
+    @gradc.compile(backend="interpret")  # dynamic: dim 0 is N, but view(3, 2) needs N == 2
+    def f(x):
+        y = x * 1
+        y.view(3, 2)[1:].mul_(10)
+        return y
+
+    np.testing.assert_allclose(f(t64(BASE)).numpy(), [[1, 2, 30], [40, 50, 60]])
+    assert not f.dynamic and "shapes that hold only for this batch size" in capsys.readouterr().err
+    with pytest.raises(gradc.ShapeError):
+        f(t64(np.ones((3, 3))))  # a new batch size: traced again, static, and view(3, 2) refuses
