@@ -428,3 +428,15 @@ def test_a_view_that_fits_only_this_batch_size_specialises_the_compile(capsys, m
     assert not f.dynamic and "shapes that hold only for this batch size" in capsys.readouterr().err
     with pytest.raises(gradc.ShapeError):
         f(t64(np.ones((3, 3))))  # a new batch size: traced again, static, and view(3, 2) refuses
+
+
+def test_a_view_read_through_detach_after_its_base_was_written_sees_the_write():
+    @_compiled
+    def f(x):
+        y = x * 1
+        v = y[:2]
+        y.mul_(2)
+        return v.detach() + 0, v.data + 0
+
+    for out in f(t64([1.0, 2.0, 3.0])):
+        np.testing.assert_allclose(out.numpy(), [2.0, 4.0])
