@@ -41,7 +41,7 @@ def _run(fn, args):
         return None, type(e)
 
 
-def agree(make, *, backward=True, dynamic=False):
+def agree(make, *, dynamic=False):
     """``make()`` -> (function, its arguments, the tensors it reaches): run it eagerly and
     compiled on fresh copies; outputs, ``.grad`` after a backward through every output that
     requires grad, and every argument's and reached tensor's final value must match."""
@@ -56,12 +56,12 @@ def agree(make, *, backward=True, dynamic=False):
     for a, b in zip(out_c, out_e):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=0)
         assert a.requires_grad == b.requires_grad
-    if backward:  # through the outputs and the written non-leaf tensors' new histories
-        for outs, args in ((out_e, args_e), (out_c, args_c)):
-            rebased = [a for a in args if a.requires_grad and not a.is_leaf]
-            loss = [(o * _weights(o)).sum() for o in [*outs, *rebased] if o.requires_grad]
-            if loss:
-                sum(loss[1:], loss[0]).backward()
+    # one backward through the outputs and the written non-leaf tensors' new histories
+    for outs, reached in ((out_e, [*args_e, *state_e]), (out_c, [*args_c, *state_c])):
+        rebased = [a for a in reached if a.requires_grad and not a.is_leaf]
+        loss = [(o * _weights(o)).sum() for o in [*outs, *rebased] if o.requires_grad]
+        if loss:
+            sum(loss[1:], loss[0]).backward()
     for a, b in zip([*args_c, *state_c], [*args_e, *state_e]):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=0)
         assert (a.grad is None) == (b.grad is None)
