@@ -466,3 +466,39 @@ def test_a_view_read_through_detach_after_its_base_was_written_sees_the_write():
 
     for out in f(t64([1.0, 2.0, 3.0])):
         np.testing.assert_allclose(out.numpy(), [2.0, 4.0])
+
+
+def test_a_training_step_that_writes_through_views_of_grads_and_params_tracks_eager():
+    import copy
+
+    import gradc.nn.functional as F
+
+    gradc.manual_seed(0)
+    net = gradc.nn.Sequential(
+        gradc.nn.Linear(4, 8), gradc.nn.Tanh(), gradc.nn.Linear(8, 3)
+    ).double()
+    ref = copy.deepcopy(net)
+
+    def make(net):
+        opt = gradc.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            F.cross_entropy(net(x), y).backward()
+            with gradc.no_grad():
+                net[0].weight.grad[:, 0].mul_(0.5)  # through a view of .grad
+            opt.step()
+            with gradc.no_grad():
+                net[2].bias[1:] = net[2].bias[1:].clamp(-0.1, 0.1)  # into a parameter
+            return net[2].bias.detach().sum()
+
+        return step
+
+    step, eager = gradc.compile(make(net), backend="interpret"), make(ref)
+    for b in (5, 5, 3):
+        x, y = gradc.randn(b, 4, dtype=F64), gradc.randint(0, 3, (b,))
+        np.testing.assert_allclose(step(x, y).numpy(), eager(x, y).numpy(), atol=1e-12)
+        for p, q in zip(net.parameters(), ref.parameters()):
+            np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), atol=1e-12)
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-12)
+    assert step.compiles == 2  # the first call makes the momentum buffers
