@@ -20,6 +20,8 @@ are gradc code, so what they compute lands in the graph as more nodes. Fan-out s
 
 from __future__ import annotations
 
+import sympy
+
 from gradc import dispatch
 from gradc import functions as F
 from gradc._tensor import Tensor
@@ -95,6 +97,7 @@ def partition(joint: Graph, *, recompute: bool = False, names=("forward", "backw
 
     bwd = Graph(names[1])
     primals = [v for v in joint.inputs if v not in tangents and (recompute or v in saved)]
+    primals += _binders(joint, [*primals, *extra, *tangents], keep, n_out)
     env = {v: bwd.add_input(v.name, v.type, v.role) for v in primals}
     env.update({v: bwd.add_input(saved_names[v], v.type, Role("saved")) for v in extra})
     env.update({v: bwd.add_input(v.name, v.type, v.role) for v in tangents})
@@ -107,6 +110,38 @@ def partition(joint: Graph, *, recompute: bool = False, names=("forward", "backw
         joint.roles()[n_out:],
     )
     return fwd, bwd
+
+
+def _binders(joint, chosen, keep, n_out) -> list:
+    """Forward inputs the backward reads only for their shapes: where no other input of it
+    binds a symbol its nodes or gradients need (``s.grad: f64[N1]`` of an ``s`` that only
+    the forward reads), so the backward can run at every size."""
+    need: set = set()
+    for node in keep:
+        need |= _free_symbols((node.out.type.shape, tuple(node.attrs.values())))
+    for v in joint.outputs[n_out:]:
+        need |= _free_symbols(v.type.shape)
+    need -= {d for v in chosen for d in v.type.shape if isinstance(d, sympy.Symbol)}
+    if not need:
+        return []
+    taken = set(chosen)
+    out = []
+    for v in joint.inputs:
+        binds = {d for d in v.type.shape if isinstance(d, sympy.Symbol)} & need
+        if v not in taken and binds:
+            out.append(v)
+            need -= binds
+    return out
+
+
+def _free_symbols(obj) -> set:
+    if isinstance(obj, sympy.Basic):
+        return set(obj.free_symbols)
+    if isinstance(obj, slice):
+        obj = (obj.start, obj.stop, obj.step)
+    if isinstance(obj, (tuple, list)):
+        return set().union(*(_free_symbols(o) for o in obj))
+    return set()
 
 
 def _ancestors(values) -> set:

@@ -116,8 +116,9 @@ class Capture:
         if id(t) not in self.saved:
             self.saved[id(t)] = (
                 t,
-                (t._data, t.grad, t.grad_fn, t.requires_grad, t._accumulator, t._version),
+                (t._data, t.grad, t.grad_fn, t.requires_grad, t._accumulator, t._version, t._view),
             )
+            t._view = None  # an eager view is its own input: its write-back reaches its base
         name = self._fresh(slot.name)
         v = self.graph.add_input(name, getattr(slot, "type", None) or t.type, slot.role)
         if t.requires_grad and not isinstance(slot, HyperSlot):
@@ -188,9 +189,10 @@ class Capture:
         for st, items in reversed(self.states):
             st.clear()
             st.update(items)
-        for t, (data, grad, grad_fn, rg, acc, version) in self.saved.values():
+        for t, (data, grad, grad_fn, rg, acc, version, view) in self.saved.values():
             t._data, t.grad, t.grad_fn, t.requires_grad = data, grad, grad_fn, rg
-            t._accumulator, t._version = acc, version
+            t._accumulator, t._version, t._view = acc, version, view
+            t.__dict__.pop("_layout", None)  # the trace's stand-in (gradc.views.layout)
         self.graph.capture = None
 
 

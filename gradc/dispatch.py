@@ -17,7 +17,9 @@ from gradc.autograd.function import make_node
 from gradc.errors import DeviceError, DTypeError, GradcError, TraceError, tensor_types
 from gradc.ops.table import get_op
 from gradc.shapes import is_symbolic
+from gradc.views import current as current_view
 from gradc.views import track as track_view
+from gradc.views import track_traced
 
 _trace_stack: list = []
 
@@ -133,6 +135,9 @@ def apply(op, *args, **attrs):
 
         origin = _vjp_origin() if graph.capture is not None else None
         loc = origin.loc if origin is not None else location_of(user_frame())
+        for t in inputs:
+            if t._view is not None:
+                current_view(t)  # a view whose base was written since: re-derived first
         values = [graph.lift(t, const=not isinstance(a, Tensor)) for a, t in zip(args, inputs)]
         value = graph.add_node(op, values, attrs, out_type, loc)
         if origin is not None:
@@ -147,6 +152,8 @@ def apply(op, *args, **attrs):
             value = graph.add_node(get_op("stop_gradient"), [value], {}, out_type, loc)
             value.node.rule = origin.op.name if origin is not None else None
         out = Tensor._wrap(value)
+        if op.view:  # of a traced value or of a constant the function made (gradc.views)
+            track_traced(out, inputs[0], op, attrs)
     else:
         arrays = [t._data for t in inputs]
         try:

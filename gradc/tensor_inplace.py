@@ -33,10 +33,9 @@ class InplaceOps:
         traced = self.is_traced or any(getattr(t, "is_traced", False) for t in operands)
         grad = grad_mode.is_grad_enabled()
         src = self
-        if traced:
-            views.check_autograd_writable(self, what)  # traced values have no storage to check
-        else:
-            views.check_writable(self, what, operands)
+        views.check_writable(self, what, operands)
+        if self.is_traced or not traced:  # (a concrete target is lifted by ``fn`` first)
+            views.current(self)
             if grad and any(getattr(t, "requires_grad", False) for t in (self, *operands)):
                 src = views.snapshot(self)  # nodes recorded by ``fn`` read the pre-write value
         result = fn(src)
@@ -55,6 +54,9 @@ class InplaceOps:
                 ).with_context()
             result = F.cast(result, self.dtype)
         if result.is_traced:  # functionalised: the tensor now names the new SSA value
+            view = self._view
+            if view is not None:  # ... and so does its base
+                return views.write_traced(self, result, what)
             return self._rebind(result, result.grad_fn)
         if self.is_traced:
             raise TraceError(
@@ -91,13 +93,14 @@ class InplaceOps:
                 self._version,
             )
             node.saved = [old if s is self else s for s in node.saved]
-        self._data = result._data
+        keep = not grad_mode.is_grad_enabled() and self.requires_grad
+        self._data = (views.keep_history(self, result) if keep else result)._data
         self._version += 1
         if node is not None:
             self.grad_fn, self.requires_grad = node, True
         base = self.__dict__.get("_alias_of")
-        if base is not None:  # ``p.data.add_(...)``: the storage is p's
-            base._data = result._data
+        if base is not None:  # ``p.data.add_(...)``: the storage is p's, its history stays
+            base._data = (views.keep_history(base, result) if base.requires_grad else result)._data
             base._version += 1
         return self
 

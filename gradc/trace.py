@@ -17,6 +17,8 @@ import sympy
 
 from gradc import dispatch, dtypes
 from gradc._tensor import Tensor
+from gradc.autograd import grad_mode
+from gradc.autograd.engine import stale_saved
 from gradc.capture import Capture, flatten, leftovers, reachable
 from gradc.errors import TraceError
 from gradc.ir.graph import RESULT, Graph, Role
@@ -30,6 +32,7 @@ from gradc.slots import (
     optimizer_state_slots,
     state_slots,
 )
+from gradc.views import current as current_view
 
 _SKIP_DIRS = tuple(
     os.path.dirname(os.path.abspath(m.__file__)) + os.sep for m in (sys.modules["gradc"], sympy)
@@ -127,6 +130,9 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, keep_slots=(), slot_
         dispatch._trace_stack.append(graph)
         try:
             out = fn(*args)
+            for t in _items(out):  # results that are views of bases written since: re-derived
+                if isinstance(t, Tensor):
+                    current_view(t)
         except TypeError as e:
             raise _undecidable(e) from None
         finally:
@@ -134,11 +140,16 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, keep_slots=(), slot_
         named = {id(s.read(slot_args)): s.name for s in cap.slots if isinstance(s, TensorSlot)}
         extra = [s for n, o in optimizers for s in optimizer_state_slots(n, o, named)]
         results, names = _outputs(graph, () if out is None else out)  # a step may return None
-        items = list(out.values()) if isinstance(out, dict) else out
-        items = list(items) if isinstance(items, (tuple, list)) else [] if out is None else [items]
+        items = _items(out)
         requires_grad = [t.requires_grad and t.dtype.is_floating_point for t in items]
+        changed = cap.changes(extra)
+        rebased = _rebased(cap, changed)
+        results += [graph.lift(t) for _, t in rebased]
+        items += [t for _, t in rebased]
+        requires_grad += [True] * len(rebased)
+        stale = [stale_saved(t._grad_fn) if rg else None for t, rg in zip(items, requires_grad)]
         changes = [(slot, graph.lift(t, const=True) if t is not None else None)
-                   for slot, t in cap.changes(extra)]  # fmt: skip
+                   for slot, t in changed]  # fmt: skip
     finally:
         cap.restore()
     left = leftovers(found)
@@ -149,9 +160,12 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, keep_slots=(), slot_
             op="trace",
         )
     news = [(s, v) for s, v in changes if v is not None]
+    n_user = len(results) - len(rebased)
     graph.set_outputs(
         results + [v for _, v in news],
-        (names or _default_names(len(results))) + [s.name for s, _ in news],
+        (names or _default_names(n_user))
+        + [f"{s.name}.rebased" for s, _ in rebased]
+        + [s.name for s, _ in news],
         [RESULT] * len(results) + [Role("new", of=s.name) for s, _ in news],
     )
     if not news and names is None:
@@ -167,6 +181,9 @@ def run(graph, fn, args, slots, found=(), *, keep: int = 0, keep_slots=(), slot_
     wrt = [v for v in cap.wrt if v in set(graph.inputs)]
     traced = Traced(graph, inputs, writes, len(results), wrt)
     traced.requires_grad = requires_grad
+    traced.n_user = n_user  # results the function returned; then one per rebased tensor
+    traced.rebased = [(slot, n_user + i) for i, (slot, _) in enumerate(rebased)]
+    traced.stale = stale  # per result: what eager backward from it would refuse, or None
     traced.structure = (
         type(out).__name__ if isinstance(out, (tuple, list, dict)) or out is None else None
     )
@@ -187,6 +204,25 @@ class recording:
     def __exit__(self, *exc):
         dispatch._trace_stack.pop()
         return False
+
+
+def _rebased(cap, changed) -> list:
+    """``(slot, tensor)`` for arguments and captured tensors whose autograd history the
+    function changed (a non-leaf written in place with grad on): their new value is also a
+    result, so that after the call the tensor's ``grad_fn`` runs the compiled backward."""
+    if not grad_mode.is_grad_enabled():
+        return []
+    out = []
+    for slot, t in changed:
+        held = cap.saved.get(id(t)) if isinstance(slot, TensorSlot) and t is not None else None
+        if held is not None and t.requires_grad and t._grad_fn is not held[1][2]:
+            out.append((slot, t))
+    return out
+
+
+def _items(out) -> list:
+    items = list(out.values()) if isinstance(out, dict) else out
+    return list(items) if isinstance(items, (tuple, list)) else [] if out is None else [items]
 
 
 def _default_names(n: int) -> list[str]:

@@ -7,9 +7,12 @@ in-place op on a view rebases the base's history onto a ``copy_slices`` node (to
 ``CopySlices``), and every view of that base rebuilds its ``grad_fn`` from the new base the next
 time it is read (torch's ``AsStridedBackward0``, here the replayed view ops).
 
-The compile front end can functionalise with the same data: a write ``v.op_(...)`` to a view is
-``base = copy_slices(base, op(v, ...), path=v._view.path)``, and every view ``w`` of ``base`` is
-``replay(base, w._view.path)`` afterwards.
+Inside a trace values are immutable, so the same data functionalises: a view of a traced value
+records its ``ViewInfo`` too (``track_traced``), a write ``v.op_(...)`` is
+``base = copy_slices(base, op(v, ...), path=v._view.path)`` (``write_traced``), and every view
+``w`` of ``base`` is ``replay(base, w._view.path)`` the next time an op reads it. A small int8
+array laid out as the eager tensor would be (``layout``) decides what eager memory decides: a
+reshape that must copy is no view, and torch's overlap refusals hold in traced code too.
 """
 
 from __future__ import annotations
@@ -18,16 +21,18 @@ import numpy as np
 
 from gradc.autograd import grad_mode
 from gradc.errors import AutogradError, GradcError
+from gradc.shapes import is_symbolic
 
 
 class ViewInfo:
     """How a view was made: its root ``base``, the view ops from it, the grad mode at creation
     and the version its ``grad_fn`` was built at."""
 
-    __slots__ = ("base", "path", "grad_mode", "version")
+    __slots__ = ("base", "path", "grad_mode", "version", "layout")
 
     def __init__(self, base, path, grad_mode_on, version):
         self.base, self.path, self.grad_mode, self.version = base, path, grad_mode_on, version
+        self.layout = None  # traced views: their elements in an int8 stand-in of the base
 
 
 class AliasState:
@@ -87,6 +92,42 @@ def track(out, src, op, attrs) -> None:
     _link(out, src, op.name, attrs)
 
 
+def track_traced(out, src, op, attrs) -> None:
+    """Called by ``apply`` for a view op on a traced value: what ``track`` decides from memory,
+    decided on the stand-in layout (a view too where a dim is symbolic and there is none)."""
+    if not op.vjp:
+        return  # stop_gradient: detach() and .data are no autograd views (``_alias_of`` is)
+    lay = layout(src)
+    d = None
+    if lay is not None and not is_symbolic(attrs):
+        d = op.impl(lay, **attrs)
+        if not (np.may_share_memory(d, lay) or (d.size == 0 and d.base is not None)):
+            return  # a reshape that copies, as eagerly
+    _link(out, src, op.name, attrs)
+    out._view.layout = d
+
+
+def layout(t) -> np.ndarray | None:
+    """An int8 array laid out as traced ``t`` would be eagerly (a base: C order), or None."""
+    v = t._view
+    if v is not None:
+        return v.layout
+    shape = t.shape
+    if not all(isinstance(n, int) for n in shape):
+        return None
+    held = t.__dict__.get("_layout")
+    if held is None or held.shape != tuple(shape):
+        held = t.__dict__["_layout"] = np.zeros(shape, np.int8)
+    return held
+
+
+def current(t) -> None:
+    """Before a traced view is read: re-derive it if its base was written since."""
+    v = t._view
+    if v is not None and v.version != t._vc[0] and v.base.is_traced:
+        _refresh(t)
+
+
 def _link(out, src, name, attrs) -> None:
     sv = src._view
     base = src if sv is None else sv.base
@@ -129,6 +170,13 @@ def _refresh(t) -> None:
     """The base was written in place since ``t.grad_fn`` was built: rebuild it from the base."""
     v = t._view
     v.version = t._vc[0]
+    if v.base.is_traced:  # a value cannot change: the view becomes the replay's value
+        with grad_mode.set_grad_enabled(v.grad_mode):
+            r = replay(v.base, v.path)
+        t._data = r._data
+        if v.grad_mode:
+            set_history(t, r._grad_fn, r._requires_grad)
+        return
     if not v.grad_mode:
         return
     with grad_mode.enable_grad():
@@ -153,7 +201,7 @@ def snapshot(t):
     """The value ``t`` has now, with its autograd history: what an in-place op reads of itself."""
     from gradc._tensor import Tensor
 
-    old = Tensor._wrap(t._data.copy(), t.requires_grad)
+    old = Tensor._wrap(t._data if t.is_traced else t._data.copy(), t.requires_grad)
     old._grad_fn, old._accumulator = t.grad_fn, t._accumulator
     return old
 
@@ -178,8 +226,20 @@ def _partial_overlap(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def check_writable(t, what: str, operands=()) -> None:
-    """torch's refusals before an in-place write to ``t`` (``operands``: what it reads)."""
-    d = t._data
+    """torch's refusals before an in-place write to ``t`` (``operands``: what it reads); for
+    traced values, on their stand-in layouts."""
+    if t.is_traced:
+        d = layout(t)
+        arrays = [layout(o) for o in operands if getattr(o, "is_traced", False)]
+    else:
+        d = t._data
+        arrays = [o._data for o in operands if isinstance(getattr(o, "_data", None), np.ndarray)]
+    if d is not None:
+        _check_memory(t, what, d, arrays)
+    check_autograd_writable(t, what)
+
+
+def _check_memory(t, what: str, d: np.ndarray, arrays) -> None:
     if d.size and 0 in d.strides and any(s == 0 and n > 1 for s, n in zip(d.strides, d.shape)):
         raise _fail(
             t,
@@ -188,8 +248,8 @@ def check_writable(t, what: str, operands=()) -> None:
             "single memory location (an expand()ed tensor); clone() the tensor first",
             GradcError,
         )
-    for o in operands:
-        if isinstance(getattr(o, "_data", None), np.ndarray) and _partial_overlap(d, o._data):
+    for o in arrays:
+        if o is not None and _partial_overlap(d, o):
             raise _fail(
                 t,
                 what,
@@ -197,7 +257,6 @@ def check_writable(t, what: str, operands=()) -> None:
                 "tensor refer to a single memory location; clone() the input first",
                 GradcError,
             )
-    check_autograd_writable(t, what)
 
 
 def check_autograd_writable(t, what: str) -> None:
@@ -253,3 +312,40 @@ def rebase(t, result) -> None:
         r = replay(base, v.path)
     set_history(t, r._grad_fn, r._requires_grad)
     v.version = t._vc[0]
+
+
+def write_traced(t, result, what: str):
+    """``result`` written into the traced view ``t``: its base's new value is ``copy_slices``
+    of the old one and ``result`` (recorded like any op, so tape and graph both see it), and
+    ``t`` is re-derived from it; other views of the base follow when next read (``current``)."""
+    from gradc._tensor import Tensor
+    from gradc.dispatch import apply, current_graph
+
+    v = t._view
+    base = v.base
+    if grad_mode.is_grad_enabled() and (result.requires_grad or base.requires_grad):
+        check_rebase(t, what)
+    if not base.is_traced:  # a constant the function made (``zeros(3)[:2] = x``): a value now
+        base._data = current_graph().lift(base, const=True)
+    old = Tensor._wrap(base._data, base.requires_grad)
+    old._grad_fn, old._accumulator = base.grad_fn, base._accumulator
+    new = apply("copy_slices", old, result, path=v.path)
+    base._rebind(new, new.grad_fn)  # under no_grad: keeps the base's history (keep_history)
+    _refresh(t)
+    node = result.grad_fn
+    if node is not None and getattr(node, "out", None) is not None:
+        out = Tensor._wrap(t._data)
+        out._vc = t._vc
+        node.out, node.out_version = out, t._vc[0]  # what torch saves: the written view
+    return t
+
+
+def keep_history(t, new):
+    """A write into traced ``t`` that autograd does not see (under ``no_grad``, through
+    ``.data``): ``new``'s value with the gradient of ``t``'s old value, as eagerly the tensor
+    keeps its history (graph autodiff reads the graph, not the tape)."""
+    from gradc.dispatch import apply
+
+    with grad_mode.enable_grad():
+        out = apply("no_grad_write", t, new)
+    return out

@@ -52,6 +52,25 @@ def _dependencies(roots):
     return deps
 
 
+def stale_saved(root):
+    """The error that a backward from the node ``root`` would raise because a tensor it saved
+    was modified in place since, found without running a rule (a trace's tape: the compiled
+    backward runs the graph, and must refuse what eager backward refuses)."""
+    seen, stack = set(), [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if isinstance(node, BackwardNode) and not node.released:
+            try:
+                node._check_versions()
+            except AutogradError as e:
+                return e
+        stack.extend(n for n, _ in node.next_functions if n is not None)
+    return None
+
+
 def _add(a, b):
     return b if a is None else a + b
 

@@ -25,13 +25,14 @@ from gradc.autograd.function import Node, edge_of
 from gradc.capture import flatten, reachable
 from gradc.compiler import guards as G
 from gradc.dispatch import current_graph
-from gradc.errors import AutogradError, TraceError
+from gradc.errors import AutogradError, ShapeError, TraceError
 from gradc.ir.graph import Graph
 from gradc.ir.printer import format_graph
 from gradc.ir.symbols import Dim
 from gradc.shapes import TensorType
 from gradc.slots import ArgGradSlot, ArgSlot, GradSlot, RngSlot, state_slots
 from gradc.trace import _input_names, run
+from gradc.views import set_history
 
 COUNTERS = {"compiles": 0}
 _ABSENT = object()  # every trace-and-compile in this process, for tests and logs
@@ -139,12 +140,22 @@ class CompiledFunction:
         n_args = sum(isinstance(s, ArgSlot) for s in slots)
         try:
             traced = run(graph, self.fn, list(args), slots, found, keep=n_args, slot_args=args)
-        except TraceError as e:
-            if self.dynamic and "symbolic dimension" in str(e):
-                self.dynamic = False  # the function branches on the batch size: specialise
-                G.log_recompile(self.name, "the batch size decides control flow: static", 0)
-                return self._compile(names, args, found, self._slots(names, args, found))
+        except (TraceError, ShapeError, TypeError) as e:
+            why = _static_reason(e) if self.dynamic else None
+            if why is None:
+                raise
+        else:
+            return self._compile_traced(traced)
+        self.dynamic = False  # specialise; if this call's sizes fail too, that error is the user's
+        try:
+            entry = self._compile(names, args, found, self._slots(names, args, found))
+        except Exception:
+            self.dynamic = True
             raise
+        G.log_recompile(self.name, f"{why}: static", 0)
+        return entry
+
+    def _compile_traced(self, traced):
         self.compiles += 1
         COUNTERS["compiles"] += 1
         want_grad = (
@@ -179,23 +190,26 @@ class CompiledFunction:
             outs = list(entry.call(*feed, out=_reusable(traced, args)))
         else:
             outs = list(entry.call(*feed))
+        kept = _kept(entry, feed) if entry.bwd is not None else {}
         for slot, idx in traced.writes:
             slot.write(args, None if idx is None else outs[idx])
         results = [Tensor._wrap(a) for a in outs[: traced.n_results]]
         if entry.bwd is not None:
-            self._attach_grad(entry, args, feed, outs, results)
-        return _structure(traced, results)
+            self._attach_grad(entry, args, feed, outs, results, kept)
+            for slot, k in traced.rebased:  # a non-leaf written in place: its new history
+                set_history(slot.read(args), results[k].grad_fn, True)
+        return _structure(traced, results[: traced.n_user])
 
-    def _attach_grad(self, entry, args, feed, outs, results):
+    def _attach_grad(self, entry, args, feed, outs, results, kept):
         traced = entry.traced
         by_value = {id(v): slot for slot, v in traced.inputs}
         wrt = [by_value[id(v)].read(args) for v in traced.wrt]
-        env = {v.name: a for (_, v), a in zip(traced.inputs, feed)}
+        env = {v.name: a for (_, v), a in zip(traced.inputs, feed)} | kept
         needed = {v.name for v in entry.bwd.inputs}
         watch = [  # the backward reads these arrays: an in-place change before it is an error
             (t, t._version)
             for slot, v in traced.inputs
-            if v.name in needed and isinstance(t := slot.read(args), Tensor)
+            if v.name in needed and v.name not in kept and isinstance(t := slot.read(args), Tensor)
         ]
         for name, role, a in zip(entry.fwd.output_names, entry.fwd.roles(), outs):
             if role.kind == "saved":
@@ -238,6 +252,9 @@ class CompiledBackward(Node):
                 "is a compiled graph; differentiate the eager module (or gradc.grad_graph)",
                 op=self.name(),
             )
+        stale = self.entry.traced.stale[self.index]
+        if stale is not None:  # a saved value the function itself wrote in place afterwards
+            raise AutogradError(stale.msg, op=stale.op, where=stale.where)
         for t, version in self.watch:
             if t._version != version:
                 raise AutogradError(
@@ -259,6 +276,32 @@ class CompiledBackward(Node):
 
     def release(self) -> None:
         self.env, self.watch, self.released = None, None, True
+
+
+def _static_reason(e: Exception) -> str | None:
+    """Why a trace with a symbolic batch dim failed where one with this call's sizes may not:
+    control flow on the batch size, or shapes that fit only this size (``x.view(3, 2)``,
+    ``y * w`` with a [2, 3] ``w``, slicing a symbolic dim with a step)."""
+    if isinstance(e, TraceError):
+        return "the batch size decides control flow" if "symbolic dimension" in str(e) else None
+    if isinstance(e, ShapeError):
+        return f"shapes that hold only for this batch size ({e.msg})"
+    if "symbols" in str(e):  # sympy: a symbolic dim where numbers are needed
+        return f"a symbolic batch size where a number is needed ({e})"
+    return None
+
+
+def _kept(entry, feed) -> dict:
+    """Copies of the input arrays that the backward reads and the call writes back into (a
+    non-leaf argument written in place): the backward needs their values before the write."""
+    traced = entry.traced
+    needed = {v.name for v in entry.bwd.inputs}
+    written = {id(slot) for slot, idx in traced.writes if idx is not None}
+    return {
+        v.name: np.array(a)
+        for (slot, v), a in zip(traced.inputs, feed)
+        if id(slot) in written and v.name in needed
+    }
 
 
 def _reusable(traced, args) -> list | None:

@@ -295,6 +295,13 @@ def _copy_slices(draw, small=False):
     return (lambda b, s: apply("copy_slices", b, s, path=path)), [base, src]
 
 
+@case("no_grad_write")
+def _no_grad_write(draw, small=False):
+    """new's value, old's gradient: with new = stop_gradient(old), the identity's gradient."""
+    x = _leaf(draw, _shape(draw, small))
+    return (lambda x: apply("no_grad_write", x, apply("stop_gradient", x))), [x]
+
+
 @case("cat")
 def _cat(draw, small=False):
     base = list(_shape(draw, small, min_dims=1))

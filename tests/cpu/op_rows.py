@@ -364,6 +364,7 @@ row(
     "element",
 )
 row("stop_gradient", lambda x: apply("stop_gradient", x) * 2.0, [((N, 3), F64, "any")])
+row("no_grad_write", lambda x, y: apply("no_grad_write", x, y) * 2.0, [((N, 3), F64, "any")] * 2)
 
 # ---- generated derivative ops: their conventions (Piecewise, nan, ties) at special values ----
 from gradc.ops.pointwise import derivative_op  # noqa: E402

@@ -26,6 +26,11 @@ def _stop_gradient(w, node, ins, out):
     w.assign(out, ins[0])  # the identity: only differentiation treats it specially
 
 
+@lowering("no_grad_write")
+def _no_grad_write(w, node, ins, out):
+    w.assign(out, ins[1])  # the new value: only differentiation reads the old one
+
+
 @lowering("expand")
 def _expand(w, node, ins, out):
     shape = node.out.type.shape
