@@ -94,21 +94,32 @@ def shift(images: np.ndarray, pixels: int, rng) -> np.ndarray:
     return out
 
 
-def train_epoch(net, optimizer, x, y, batch_size, rng, label, augment=0):
-    """One pass over ``(x, y)`` in shuffled mini-batches; returns the per-step losses."""
-    order = rng.permutation(len(x))
-    steps = (len(x) + batch_size - 1) // batch_size
-    bar, losses = Progress(steps, label), []
-    for step in range(steps):
-        idx = order[step * batch_size : (step + 1) * batch_size]
-        inputs = gradc.from_numpy(shift(x[idx], augment, rng))
-        target = gradc.from_numpy(y[idx])
+def make_step(net, optimizer, compiled: bool = False):
+    """One SGD step on a mini-batch, the loop body every PyTorch user writes; ``compiled``:
+    the same function through ``gradc.compile`` (forward, loss, backward and update as one
+    numba program, parameters and momentum updated in place)."""
+
+    def step(inputs, target):
         optimizer.zero_grad()
         loss = F.cross_entropy(net(inputs), target)
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
-        bar.update(step + 1, f"loss {losses[-1]:.4f}")
+        return loss
+
+    return gradc.compile(step) if compiled else step
+
+
+def train_epoch(step, x, y, batch_size, rng, label, augment=0):
+    """One pass over ``(x, y)`` in shuffled mini-batches; returns the per-step losses."""
+    order = rng.permutation(len(x))
+    steps = (len(x) + batch_size - 1) // batch_size
+    bar, losses = Progress(steps, label), []
+    for k in range(steps):
+        idx = order[k * batch_size : (k + 1) * batch_size]
+        inputs = gradc.from_numpy(shift(x[idx], augment, rng))
+        target = gradc.from_numpy(y[idx])
+        losses.append(step(inputs, target).item())
+        bar.update(k + 1, f"loss {losses[-1]:.4f}")
     bar.close(f"loss {np.mean(losses):.4f} (epoch mean)")
     return losses
 
@@ -201,6 +212,11 @@ def parse_args(argv=None):
         "--limit", type=at_least(1), help="use only the first N training and test images"
     )
     p.add_argument("--out", default="lenet_out", help="directory for lenet.npz and loss.png")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="train with the step compiled by gradc.compile (numba; the first run compiles it)",
+    )
     return p.parse_args(argv)
 
 
@@ -251,15 +267,14 @@ def run(args, data) -> float:
     net = LeNet()
     print(net)
     optimizer = optim.SGD(net.parameters(), lr=args.lr, momentum=0.9)
+    step = make_step(net, optimizer, compiled=args.compile)
     losses = []
     for epoch in range(1, args.epochs + 1):
         if epoch == args.epochs - args.epochs // 4 + 1:  # the last quarter at a tenth of the rate
             for group in optimizer.param_groups:
                 group["lr"] = args.lr / 10
         label = f"epoch {epoch:>{len(str(args.epochs))}}/{args.epochs}"
-        losses += train_epoch(
-            net, optimizer, x_train, y_train, args.batch_size, rng, label, args.augment
-        )
+        losses += train_epoch(step, x_train, y_train, args.batch_size, rng, label, args.augment)
 
     acc = accuracy(net, x_test, y_test)
     print(f"held-out accuracy: {100 * acc:.2f}% ({round(acc * len(x_test))}/{len(x_test)})")

@@ -67,6 +67,22 @@ def test_tiny_run_on_the_bundled_digits(tmp_path):
     check_outputs(tmp_path)
 
 
+def _epoch_losses(stdout: str) -> list[float]:
+    return [float(x) for x in re.findall(r"loss (\d\.\d{4}) \(epoch mean\)", stdout)]
+
+
+def test_compile_trains_as_eager_does(tmp_path):
+    """``--compile`` runs the same step through ``gradc.compile``: same losses, same accuracy."""
+    args = ["--epochs", "3", "--limit", "160", "--batch-size", "32"]
+    eager = run(*args, "--out", str(tmp_path / "eager"))
+    compiled = run(*args, "--compile", "--out", str(tmp_path / "compiled"))
+    a, b = _epoch_losses(eager), _epoch_losses(compiled)
+    assert len(a) == len(b) == 3
+    assert np.allclose(a, b, rtol=2e-3, atol=2e-4), (a, b)
+    assert abs(accuracy_of(eager) - accuracy_of(compiled)) <= 1.0
+    check_outputs(tmp_path / "compiled")
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -183,5 +199,12 @@ def test_default_run_reaches_95_percent(tmp_path):
     """The README's main job. Its wall time (under 3 minutes is the target) is measured with
     `time python examples/lenet.py`, not asserted here: timings belong in bench/ and notes."""
     stdout = run("--out", str(tmp_path), timeout=600)
+    assert accuracy_of(stdout) >= 95.0, stdout
+    check_outputs(tmp_path)
+
+
+@pytest.mark.slow
+def test_default_run_compiled_reaches_95_percent(tmp_path):
+    stdout = run("--compile", "--out", str(tmp_path), timeout=600)
     assert accuracy_of(stdout) >= 95.0, stdout
     check_outputs(tmp_path)
