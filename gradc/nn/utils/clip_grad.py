@@ -38,17 +38,17 @@ def clip_grad_norm_(
     with no_grad():
         norms = fn.stack([norm(g.detach(), norm_type) for g in grads])
         total = norm(norms, norm_type)
-        value = total.item()
-        if error_if_nonfinite and not math.isfinite(value):
+        if error_if_nonfinite and not math.isfinite(total.item()):
             raise NonFiniteNormError(
                 f"The total norm of order {norm_type} for gradients from `parameters` is "
                 "non-finite, so it cannot be clipped. To disable this error and scale the "
                 "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`",
                 op="clip_grad_norm_",
             ).with_context()
-        coef = min(max_norm / (value + 1e-6), 1.0)
+        # tensors, not a Python float, as torch: a compiled training step clips inside its graph
+        coef = fn.clamp(fn.div(max_norm, fn.add(total, 1e-6)), max=1.0)
         for g in grads:
-            g.mul_(coef)
+            g.mul_(coef if coef.dtype == g.dtype else fn.cast(coef, g.dtype))
     return total
 
 
