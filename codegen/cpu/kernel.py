@@ -172,8 +172,8 @@ def _emit_steps(w: Writer, kernel) -> None:
         elif step.kind == "loop":
             emit_loop(w, step, _read_after(kernel, i))
             i += 1
-        elif _transpose_view(kernel, step):
-            node = step.nodes[0]
+        elif _transpose_view(kernel, step) and w.name(step.nodes[0].out) not in w.prealloc:
+            node = step.nodes[0]  # (one stored into an output array, by _in_place, is copied)
             w.line(f"{w.name(node.out)} = {w.name(node.inputs[0])}.T  # a view: BLAS reads it")
             i += 1
         else:

@@ -34,7 +34,8 @@ def assert_lowered_equals_interpreted(graph, *inputs, **named):
     assert len(got) == len(want)
     for k, (a, b) in enumerate(zip(got, want)):
         assert a.shape == b.shape and a.dtype == b.dtype, (k, a.shape, b.shape)
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9, equal_nan=True, err_msg=str(k))
+        msg = f"output {k} of\n{graph}"  # the failing model, to paste into a regression test
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9, equal_nan=True, err_msg=msg)
 
 
 @settings(max_examples=EXAMPLES)
@@ -44,3 +45,17 @@ def test_random_models_forward_and_joint(case):
     assert_lowered_equals_interpreted(graph, *inputs)
     joint = gradc.joint_graph(graph)
     assert_lowered_equals_interpreted(joint, *inputs, **_tangents(joint))
+
+
+def test_found_a_transpose_written_into_the_output_of_its_loop():
+    """graphs() found (thorough profile): a permute(1, 0) whose only reader is the pointwise
+    loop storing the kernel's output was named as that output, then bound to a transposed view,
+    so the loop wrote into the view and the output stayed uninitialised memory."""
+
+    def f(x):
+        c = gradc.cat([x, x], 0)
+        p = c.reshape(1, 2).expand(2, 2).permute(1, 0)
+        return (p.abs() + 0.5).log(), c
+
+    x = np.array([-0.7])
+    assert_lowered_equals_interpreted(gradc.trace(f, gradc.from_numpy(x)), x)
