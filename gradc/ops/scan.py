@@ -1,7 +1,11 @@
-"""``prod`` over dims and ``cumsum`` along a dim: primitives no composition expresses exactly.
+"""``prod`` and ``var`` over dims, ``cumsum`` along a dim: primitives no composition expresses
+exactly.
 
 ``exp(sum(log(x)))`` fails for zeros and negatives, so ``prod`` is its own op; its vjp handles
 zeros the way torch does (one zero in a slice: the product of the others; two: 0).
+``var``'s vjp is torch's ``2 (x - mean) / (N - correction)``: the mean's own term (zero in exact
+arithmetic) is left out, so an inf input gives -inf, not nan, to the others, and the rule, with
+the mean not detached, has the right second derivative.
 ``cumsum``'s vjp is a reversed cumsum, written as ``sum - cumsum + ct`` so no flip op is needed.
 """
 
@@ -99,5 +103,50 @@ register(
         (_cumsum_vjp,),
         "scan",
         doc="running sum along a dim",
+    )
+)
+
+
+def _var_infer(t: TensorType, *, dim, correction=1, keepdim=False) -> TensorType:
+    if not t.dtype.is_floating_point:
+        raise ShapeError(f"var needs a floating point tensor, got {t.dtype.name}")
+    if norm_dims(dim, t.ndim) != tuple(dim):
+        raise ShapeError(f"dim {dim} must be sorted, distinct and non-negative")
+    return TensorType(t.dtype, _reduced(t.shape, dim, keepdim))
+
+
+def var_divisor(shape, dim, correction):
+    """``max(N - correction, 0)``, N the count of reduced elements (an int or an expression):
+    torch's divisor, so fewer elements than the correction give inf or nan, not a negative."""
+    import sympy
+
+    from gradc.shapes import prod
+
+    n = prod([shape[d] for d in dim])
+    return max(n - correction, 0) if isinstance(n, int) else sympy.Max(n - correction, 0)
+
+
+def _var_impl(a, *, dim, correction=1, keepdim=False):
+    dev = a - np.mean(a, axis=dim, keepdims=True)
+    return np.sum(dev * dev, axis=dim, keepdims=keepdim) / var_divisor(a.shape, dim, correction)
+
+
+def _var_vjp(ct, x, *, out, dim, correction=1, keepdim=False):
+    from gradc import functions as fn
+
+    if not keepdim:
+        ct = fn.reshape(ct, tuple(1 if i in dim else d for i, d in enumerate(x.shape)))
+    dev = fn.sub(x, fn.mean(x, dim, keepdim=True))
+    return fn.div(fn.mul(fn.mul(dev, ct), 2.0), var_divisor(x.shape, dim, correction))
+
+
+register(
+    Op(
+        "var",
+        _var_infer,
+        _var_impl,
+        (_var_vjp,),
+        "scan",
+        doc="variance over dims: squared deviations summed, divided by max(N - correction, 0)",
     )
 )

@@ -89,6 +89,21 @@ def _cumsum(draw, small=False):
     return (lambda x: x.cumsum(dim)), [x]
 
 
+@case("var")
+def _var(draw, small=False):
+    # second derivatives too: the vjp keeps the mean's dependence on x for them (its first-order
+    # term is left out, as torch's)
+    # (a correction of 1 only over 2 or more elements: one element's variance is nan)
+    x = _leaf(draw, _shape(draw, small))
+    if x.ndim and draw(st.booleans()):
+        dim = draw(st.integers(-x.ndim, x.ndim - 1))
+        keepdim = draw(st.booleans())
+        correction = draw(st.sampled_from([0, 1])) if x.shape[dim] > 1 else 0
+        return (lambda x: x.var(dim, keepdim=keepdim, correction=correction)), [x]
+    correction = draw(st.sampled_from([0, 1])) if x.numel() > 1 else 0
+    return (lambda x: x.var(correction=correction)), [x]
+
+
 def _indices(draw, rows: int, small: bool):
     shape = draw(st.sampled_from([(), (2,), (3,), (2, 2)] if not small else [(), (2,)]))
     n = int(np.prod(shape)) if shape else 1

@@ -112,3 +112,44 @@ def test_max_of_a_0d_nan_passes_its_gradient():
     x = leaf(nan)
     x.max().backward()
     assert x.grad.item() == 1.0
+
+
+@pytest.mark.parametrize("name, expect", [("var", [-inf, nan, -inf]), ("std", [nan, nan, nan])])
+def test_var_gradient_at_an_inf_is_torchs(name, expect):
+    # torch's rule, 2 (x - mean) / (N - 1): -inf at the finite entries, nan at the inf (the
+    # mean's term, zero in exact arithmetic, would make every entry nan); std's is over var = nan
+    x = leaf([1.0, inf, 3.0])
+    getattr(x, name)().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), expect)
+
+
+@pytest.mark.parametrize("dim", [(), []])
+def test_var_over_an_empty_dim_list_reduces_every_dim(dim):
+    # torch 2.13 agrees on the value; its backward counts N = 1 for dim=() (so the gradient is
+    # +-inf, or negated with correction=2), which the fuzzer leaves out as a torch bug
+    x = leaf([[1.0, 2.0], [3.0, 5.0]])
+    out = x.var(dim=dim, correction=2)
+    assert out.shape == () and out.item() == 4.375
+    out.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[-1.75, -0.75], [0.25, 2.25]])
+    assert x.std(dim=dim, keepdim=True).shape == (1, 1)
+
+
+@pytest.mark.parametrize("p", [inf, -inf])
+def test_an_inf_norm_slice_with_a_nan_sends_no_gradient(p):
+    # torch: such a slice is nan with gradient 0 (amax's tie rule would make it nan); the
+    # other slices route as amax does (fuzzer finding)
+    x = leaf([[1.0, nan, -3.0], [2.0, -2.0, 0.0]])
+    out = x.norm(p=p, dim=1)
+    np.testing.assert_array_equal(out.detach().numpy(), [nan, 2.0 if p > 0 else 0.0])
+    out.sum().backward()
+    expect = [[0, 0, 0], [0.5, -0.5, 0]] if p > 0 else [[0, 0, 0], [0, 0, 0]]
+    np.testing.assert_array_equal(x.grad.numpy(), expect)
+
+
+def test_logsumexp_over_an_empty_dim_is_minus_inf():
+    x = gradc.zeros(0, 2, dtype=gradc.float64, requires_grad=True)
+    out = gradc.logsumexp(x, 0)
+    np.testing.assert_array_equal(out.detach().numpy(), [-inf, -inf])
+    out.sum().backward()
+    assert x.grad.shape == (0, 2)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradc
 from gradc.dispatch import apply
 from gradc.ops.window import out_hw
-from tests.cpu.op_rows import F64, I64, N, _op, row
+from tests.cpu.op_rows import F32, F64, I64, N, _op, row
 
 I32 = gradc.int32
 
@@ -72,3 +72,11 @@ row("add", _op("add"), [((N, 3), I32, "ints"), ((3,), I32, "ints")], "i32")
 row("mul", _op("mul"), [((N, 3), U8, "ints"), ((N, 1), U8, "ints")], "u8")
 row("cast", _op("cast", dtype=I32), [((N, 3), F64, "any")], "f64-i32")
 row("sum", _op("sum", dim=(1,)), [((N, 3), U8, "ints")], "u8")
+
+# var: over the batch (a symbolic count), inner dims, keepdim, a correction above the count
+row("var", _op("var", dim=(1,), correction=1), [((N, 3, 4), F64, "any")], "d1")
+row("var", _op("var", dim=(0, 2), correction=0, keepdim=True), [((N, 3, 4), F64, "any")], "d02k")
+row("var", _op("var", dim=(0, 1), correction=1), [((N, 3), F64, "any")], "all")
+row("var", _op("var", dim=(1,), correction=2), [((N, 2), F64, "any")], "c2-of-2")
+row("var", _op("var", dim=(), correction=0), [((), F64, "any")], "0d")
+row("var", _op("var", dim=(1,), correction=1), [((N, 5), F32, "any")], "f32", rtol=2e-6)

@@ -49,7 +49,7 @@ def check(lines, leaves):
             STATS["needs an API gradc lacks"] += 1
             return
     drawn = [line.op for line in lines if line.op in LACKS]
-    if drawn:  # APIs gradc gained after this vocabulary (issue 11): listed, not compared yet
+    if drawn:  # a lacking API's line that was never reached (an earlier line raised on both)
         LACKING.update(drawn)
         STATS["uses an API not compared yet"] += 1
         return
