@@ -2,7 +2,7 @@
 exactly.
 
 ``exp(sum(log(x)))`` fails for zeros and negatives, so ``prod`` is its own op; its vjp handles
-zeros the way torch does (one zero in a slice: the product of the others; two: 0).
+zeros, infs and nans the way torch's does (see ``_prod_vjp``).
 ``var``'s vjp is torch's ``2 (x - mean) / (N - correction)``: the mean's own term (zero in exact
 arithmetic) is left out, so an inf input gives -inf, not nan, to the others, and the rule, with
 the mean not detached, has the right second derivative.
@@ -10,6 +10,8 @@ the mean not detached, has the right second derivative.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -35,25 +37,54 @@ def _prod_infer(t: TensorType, *, dim, keepdim=False) -> TensorType:
 
 
 def _prod_vjp(ct, x, *, out, dim, keepdim=False):
-    """d prod / d x_i is the product of the other elements of x_i's slice.
+    """d prod / d x_i is the product of the other elements of x_i's slice, chosen as torch's
+    prod_backward chooses: without a zero anywhere in ``x``, ``out / x`` (nan at an inf entry);
+    with one, the product of the others; a whole-tensor product with several zeros, 0 (unless
+    under ``create_graph``, where the product of the others keeps second derivatives right).
 
-    Without zeros that is ``out / x``; with one zero, the zero's entry is the product of the
-    nonzero rest and every other entry 0; with two or more, all 0. Divisions see a safe
-    denominator, so no nan leaks through ``where`` into higher derivatives."""
+    The product of the others is counted, not divided out: the finite nonzero entries'
+    product (over ``x_i`` when it is one of them), then the zeros, infs and nans among the
+    others decide 0, +-inf or nan. Divisions see a safe denominator and the special values are
+    constants, so no nan leaks through ``where`` into higher derivatives."""
     from gradc import functions as fn
+    from gradc.autograd import grad_mode
     from gradc.dispatch import apply
 
+    if x.ndim == 0:
+        return ct
     keep = tuple(1 if i in dim else d for i, d in enumerate(x.shape))
     if not keepdim:
         ct = fn.reshape(ct, keep)
-    zero = fn.eq(x, 0)
-    nonzero = fn.where(zero, 1.0, x)
-    zeros = apply("sum", fn.cast(zero, dtypes.int64), dim=tuple(dim), keepdim=True)
-    rest = apply_prod(nonzero, dim)  # product of the nonzero entries: differentiable again
-    no_zero_grad = fn.div(rest, nonzero)
-    one_zero_grad = fn.where(zero, rest, 0.0)
-    g = fn.where(fn.eq(zeros, 0), no_zero_grad, fn.where(fn.eq(zeros, 1), one_zero_grad, 0.0))
-    return fn.mul(g, ct)
+
+    def count(mask, dims=tuple(dim)):
+        return apply("sum", fn.cast(mask, dtypes.int64), dim=dims, keepdim=True)
+
+    zero, nan, inf = fn.eq(x, 0), apply("isnan", x), apply("isinf", x)
+    regular = apply("logical_and", apply("isfinite", x), fn.ne(x, 0))
+    safe = fn.where(regular, x, 1.0)
+    rest = apply_prod(fn.where(zero, 1.0, x), dim)  # without zeros: the whole product
+    no_zero_grad = fn.div(rest, fn.where(zero, 1.0, x))
+    finite = apply_prod(safe, dim)
+    base = fn.where(regular, fn.div(finite, safe), finite)  # the regular others' product
+
+    def others(mask):
+        return fn.sub(count(mask), fn.cast(mask, dtypes.int64))
+
+    zeros_o, infs_o = fn.gt(others(zero), 0), fn.gt(others(inf), 0)
+    neg_infs_o = others(apply("logical_and", inf, fn.lt(x, 0)))
+    negative = fn.ne(fn.lt(base, 0), fn.eq(apply("remainder", neg_infs_o, 2), 1))
+    # one zero among the others: that zero (0, but differentiable) times the regular rest
+    zero_o = fn.sub(
+        apply("sum", fn.where(zero, x, 0.0), dim=tuple(dim), keepdim=True), fn.where(zero, x, 0.0)
+    )
+    one_zero = fn.where(fn.eq(others(zero), 1), fn.mul(zero_o, base), 0.0)
+    special = fn.where(zeros_o, one_zero, fn.where(negative, -math.inf, math.inf))
+    nan_o = apply("logical_or", fn.gt(others(nan), 0), apply("logical_and", zeros_o, infs_o))
+    g = fn.where(nan_o, math.nan, fn.where(apply("logical_or", zeros_o, infs_o), special, base))
+    zeros = count(zero, tuple(range(x.ndim)))  # in the whole tensor, as torch decides
+    if len(dim) == x.ndim and not grad_mode.is_grad_enabled():  # torch's shortcut, not
+        g = fn.where(fn.gt(zeros, 1), 0.0, g)  # taken under create_graph
+    return fn.mul(fn.where(fn.eq(zeros, 0), no_zero_grad, g), ct)
 
 
 def apply_prod(x, dim):

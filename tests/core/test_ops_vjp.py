@@ -39,9 +39,10 @@ def _library_ops() -> dict:
 
 
 LIBRARY_OPS = _library_ops()
-# var: its vjp drops a term that is zero only at first order, so its second derivative is checked
+# var: its vjp drops a term that is zero only at first order; prod: its vjp picks branches by
+# the zeros: both are checked to second order
 GRADGRAD = sorted(
-    n for n, kind in LIBRARY_OPS.items() if kind == "pointwise" or n in ("matmul", "var")
+    n for n, kind in LIBRARY_OPS.items() if kind == "pointwise" or n in ("matmul", "var", "prod")
 )
 
 

@@ -153,3 +153,32 @@ def test_logsumexp_over_an_empty_dim_is_minus_inf():
     np.testing.assert_array_equal(out.detach().numpy(), [-inf, -inf])
     out.sum().backward()
     assert x.grad.shape == (0, 2)
+
+
+@pytest.mark.parametrize(
+    "values, dim, expect",
+    [
+        # no zero anywhere: torch's out / x, nan at the inf
+        ([[inf, 2.0], [1.0, 3.0]], 1, [[nan, inf], [3.0, 1.0]]),
+        # a zero elsewhere in the tensor: the product of the others, in every slice
+        ([[inf, 2.0], [0.0, 3.0]], 1, [[2.0, inf], [3.0, 0.0]]),
+        ([[nan, 2.0], [0.0, 3.0]], 1, [[2.0, nan], [3.0, 0.0]]),
+        ([[-inf, 0.0], [0.0, 3.0]], 0, [[0.0, 3.0], [-inf, 0.0]]),
+        ([[-inf, -inf, 0.0, 2.0]], 1, [[nan, nan, inf, nan]]),
+        # a whole-tensor product with two zeros: 0, whatever the rest
+        ([[inf, 0.0], [0.0, 3.0]], None, [[0.0, 0.0], [0.0, 0.0]]),
+    ],
+)
+def test_prod_gradient_with_infs_and_nans_is_torchs(values, dim, expect):
+    # fuzzer finding: torch picks out / x or the product of the others by whether the tensor
+    # holds a zero anywhere, and the two differ at inf and nan entries
+    x = leaf(values)
+    (x.prod() if dim is None else x.prod(dim)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), expect)
+
+
+def test_prod_second_derivative_at_a_zero():
+    x = leaf([0.0, 2.0, 3.0])
+    (g,) = gradc.autograd.grad(x.prod(), x, create_graph=True)
+    (h,) = gradc.autograd.grad(g.sum(), x)
+    np.testing.assert_array_equal(h.numpy(), [5.0, 3.0, 2.0])  # torch's
