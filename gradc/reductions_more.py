@@ -87,8 +87,10 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(dim, bool):  # torch's old var(input, unbiased)
         dim, unbiased = None, dim
     c = _correction(unbiased, correction)
-    # an op of its own (gradc/ops/scan.py) for torch's gradient at inf inputs
-    return apply("var", input, dim=_dims(dim, input.ndim), correction=c, keepdim=bool(keepdim))
+    # an op of its own (gradc/ops/scan.py) for torch's gradient at inf inputs; dim=None is
+    # kept, as torch's backward treats no dim (and a 0-d input) apart
+    dims = None if dim is None or input.ndim == 0 else _dims(dim, input.ndim)
+    return apply("var", input, dim=dims, correction=c, keepdim=bool(keepdim))
 
 
 @_public
@@ -169,8 +171,11 @@ def logsumexp(input, dim, keepdim=False):
     if any(isinstance(input.shape[d], int) and input.shape[d] == 0 for d in dims):
         m = 0.0  # no max to shift by: log(0) = -inf, as torch
     else:
-        m = fn.amax(input, dims, keepdim=True).detach()
-        m = fn.where(apply("isinf", m), 0.0, m)  # no inf - inf = nan
+        # shift by the largest finite entry, so that a row with an inf keeps finite ones'
+        # gradients exp(x - inf) = 0, as torch (not exp(800) / inf = nan)
+        finite = fn.where(apply("isfinite", input), input, -math.inf)
+        m = fn.amax(finite, dims, keepdim=True).detach()
+        m = fn.where(apply("isinf", m), 0.0, m)  # no finite entry: no shift
     s = fn.sum(fn.exp(fn.sub(input, m)), dims, keepdim=True)
     out = fn.add(fn.log(s), m)
     return out if keepdim else fn.squeeze(out, dims)

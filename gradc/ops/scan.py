@@ -138,37 +138,49 @@ register(
 )
 
 
+def _var_dims(ndim, dim):
+    return tuple(range(ndim)) if dim is None else tuple(dim)
+
+
 def _var_infer(t: TensorType, *, dim, correction=1, keepdim=False) -> TensorType:
     if not t.dtype.is_floating_point:
         raise ShapeError(f"var needs a floating point tensor, got {t.dtype.name}")
-    if norm_dims(dim, t.ndim) != tuple(dim):
-        raise ShapeError(f"dim {dim} must be sorted, distinct and non-negative")
-    return TensorType(t.dtype, _reduced(t.shape, dim, keepdim))
+    dims = _var_dims(t.ndim, dim)
+    if norm_dims(dims, t.ndim) != dims:
+        raise ShapeError(f"dim {dim} must be None, or sorted, distinct and non-negative")
+    return TensorType(t.dtype, _reduced(t.shape, dims, keepdim))
 
 
-def var_divisor(shape, dim, correction):
-    """``max(N - correction, 0)``, N the count of reduced elements (an int or an expression):
-    torch's divisor, so fewer elements than the correction give inf or nan, not a negative."""
-    import sympy
-
+def var_count(shape, dim):
+    """N, the count of reduced elements: an int or an expression."""
     from gradc.shapes import prod
 
-    n = prod([shape[d] for d in dim])
-    return max(n - correction, 0) if isinstance(n, int) else sympy.Max(n - correction, 0)
+    return prod([shape[d] for d in _var_dims(len(shape), dim)])
 
 
 def _var_impl(a, *, dim, correction=1, keepdim=False):
-    dev = a - np.mean(a, axis=dim, keepdims=True)
-    return np.sum(dev * dev, axis=dim, keepdims=keepdim) / var_divisor(a.shape, dim, correction)
+    dims = _var_dims(a.ndim, dim)
+    dev = a - np.mean(a, axis=dims, keepdims=True)
+    # torch divides by max(N - correction, 0): fewer elements than the correction give inf or
+    # nan, never a negative
+    d = max(var_count(a.shape, dim) - correction, 0)
+    return np.sum(dev * dev, axis=dims, keepdims=keepdim) / d
 
 
 def _var_vjp(ct, x, *, out, dim, correction=1, keepdim=False):
+    """torch's var_backward: ``2 (x - mean) / (N - correction)`` with that divisor as is
+    (negative when N < correction), except that with no dim and N <= correction it is
+    ``ct * (nan where x == mean, else inf)``."""
     from gradc import functions as fn
 
+    dims = _var_dims(x.ndim, dim)
     if not keepdim:
-        ct = fn.reshape(ct, tuple(1 if i in dim else d for i, d in enumerate(x.shape)))
-    dev = fn.sub(x, fn.mean(x, dim, keepdim=True))
-    return fn.div(fn.mul(fn.mul(dev, ct), 2.0), var_divisor(x.shape, dim, correction))
+        ct = fn.reshape(ct, tuple(1 if i in dims else d for i, d in enumerate(x.shape)))
+    mean = fn.mean(x, dims, keepdim=True)
+    dof = var_count(x.shape, dim) - correction
+    if dim is None and isinstance(dof, (int, float)) and dof <= 0:
+        return fn.mul(ct, fn.where(fn.eq(x, mean), math.nan, math.inf))
+    return fn.div(fn.mul(fn.mul(fn.sub(x, mean), ct), 2.0), dof)
 
 
 register(

@@ -182,3 +182,28 @@ def test_prod_second_derivative_at_a_zero():
     (g,) = gradc.autograd.grad(x.prod(), x, create_graph=True)
     (h,) = gradc.autograd.grad(g.sum(), x)
     np.testing.assert_array_equal(h.numpy(), [5.0, 3.0, 2.0])  # torch's
+
+
+def test_var_with_more_correction_than_elements_has_torchs_gradient():
+    # fuzzer finding: torch's backward divides by N - correction as is (here -1: a finite
+    # gradient under a nan value), and with no dim gives inf (nan where x == mean)
+    x = leaf([[3.0], [-1.0]])
+    out = x.var(dim=1, correction=2, keepdim=True)
+    assert np.isnan(out.detach().numpy()).all()
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0.0], [0.0]])
+    y = leaf([1.0, 2.0, 2.0])
+    y.var(correction=3).backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [inf, inf, inf])
+    z = leaf([2.0, 2.0])
+    z.var(correction=2).backward()
+    np.testing.assert_array_equal(z.grad.numpy(), [nan, nan])
+
+
+def test_logsumexp_of_a_row_with_inf_gives_finite_entries_0():
+    # fuzzer finding: exp(x - inf) = 0, as torch; shifting by 0 made exp(800) / inf = nan
+    x = leaf([[800.0, 1.0, inf], [800.0, 1.0, 2.0]])
+    out = gradc.logsumexp(x, 1)
+    np.testing.assert_array_equal(out.detach().numpy(), [inf, 800.0])
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 0, nan], [1, 0, 0]], atol=1e-300)

@@ -30,7 +30,8 @@ def _var(w, node, ins, out):
     then the squared deviations from it, divided by max(N - correction, 0)."""
     (a,) = ins
     x = node.inputs[0]
-    dims, keep = set(node.attrs["dim"]), node.attrs.get("keepdim", False)
+    dim, keep = node.attrs["dim"], node.attrs.get("keepdim", False)
+    dims = set(range(x.type.ndim) if dim is None else dim)
     shape = [w.dim(d) for d in x.type.shape]
     kept = ["1" if k in dims else s for k, s in enumerate(shape)]
     rows = "(" + "".join(f"{s}, " for s in kept) + ")"
