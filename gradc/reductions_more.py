@@ -89,7 +89,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     c = _correction(unbiased, correction)
     # an op of its own (gradc/ops/scan.py) for torch's gradient at inf inputs; dim=None is
     # kept, as torch's backward treats no dim (and a 0-d input) apart
-    dims = None if dim is None or input.ndim == 0 else _dims(dim, input.ndim)
+    dims = _dims(dim, input.ndim)  # checked even where dropped
+    dims = None if dim is None or input.ndim == 0 else dims
     return apply("var", input, dim=dims, correction=c, keepdim=bool(keepdim))
 
 

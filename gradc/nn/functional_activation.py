@@ -90,8 +90,10 @@ def relu6(input, inplace: bool = False):
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``."""
     bx = fn.mul(input, beta)
-    soft = fn.div(apply("log1p", fn.exp(fn.clamp(bx, None, threshold))), beta)
-    return fn.where(fn.gt(bx, threshold), input, soft)
+    above = fn.gt(bx, threshold)
+    # where, not clamp: clamp's gradient at nan is 0, torch's softplus gradient there is nan
+    soft = fn.div(apply("log1p", fn.exp(fn.where(above, float(threshold), bx))), beta)
+    return fn.where(above, input, soft)
 
 
 @_public

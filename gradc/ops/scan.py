@@ -6,7 +6,7 @@ zeros, infs and nans the way torch's does (see ``_prod_vjp``).
 ``var``'s vjp is torch's ``2 (x - mean) / (N - correction)``: the mean's own term (zero in exact
 arithmetic) is left out, so an inf input gives -inf, not nan, to the others, and the rule, with
 the mean not detached, has the right second derivative.
-``cumsum``'s vjp is a reversed cumsum, written as ``sum - cumsum + ct`` so no flip op is needed.
+``cumsum``'s vjp is a cumsum from the end (the op's ``reverse`` attr).
 """
 
 from __future__ import annotations
@@ -105,25 +105,28 @@ register(
 )
 
 
-def _cumsum_infer(t: TensorType, *, dim) -> TensorType:
+def _cumsum_infer(t: TensorType, *, dim, reverse=False) -> TensorType:
     if not (isinstance(dim, int) and 0 <= dim < max(t.ndim, 1)):
         raise ShapeError(f"dim {dim} must be a non-negative dim of the tensor")
     return TensorType(_integral(t), t.shape)
 
 
-def _cumsum_impl(a, *, dim):
-    return np.cumsum(a, axis=dim) if a.ndim else a.copy()
+def _cumsum_impl(a, *, dim, reverse=False):
+    if not a.ndim:
+        return a.copy()
+    if reverse:
+        return np.flip(np.cumsum(np.flip(a, dim), axis=dim), dim)
+    return np.cumsum(a, axis=dim)
 
 
-def _cumsum_vjp(ct, x, *, out, dim):
-    """The gradient of a cumsum is the reversed cumsum of ``ct``: ``sum - cumsum + ct``."""
-    from gradc import functions as fn
+def _cumsum_vjp(ct, x, *, out, dim, reverse=False):
+    """The gradient of a cumsum is the cumsum of ``ct`` run the other way (summed, not
+    ``sum - cumsum``: an inf in ``ct`` would make that inf - inf = nan everywhere)."""
     from gradc.dispatch import apply
 
     if x.ndim == 0:
         return ct
-    total = fn.sum(ct, dim, keepdim=True)
-    return fn.add(fn.sub(total, apply("cumsum", ct, dim=dim)), ct)
+    return apply("cumsum", ct, dim=dim, reverse=not reverse)
 
 
 register(
@@ -133,7 +136,7 @@ register(
         _cumsum_impl,
         (_cumsum_vjp,),
         "scan",
-        doc="running sum along a dim",
+        doc="running sum along a dim (from the end with reverse=True)",
     )
 )
 

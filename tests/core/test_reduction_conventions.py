@@ -207,3 +207,20 @@ def test_logsumexp_of_a_row_with_inf_gives_finite_entries_0():
     np.testing.assert_array_equal(out.detach().numpy(), [inf, 800.0])
     out.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [[0, 0, nan], [1, 0, 0]], atol=1e-300)
+
+
+def test_var_of_a_0d_tensor_checks_its_dim():
+    x = leaf(2.0)
+    with pytest.raises(gradc.ShapeError):
+        x.var(dim=1)
+    with pytest.raises(gradc.ShapeError):
+        x.std(dim=(0, 0))
+    assert x.var(dim=0, correction=0).item() == 0.0
+
+
+def test_cumsum_gradient_with_an_inf_cotangent():
+    # fuzzer finding: the reversed cumsum was sum - cumsum + ct, so an inf cotangent gave
+    # inf - inf = nan everywhere; torch sums from the end: [inf, 3, 2]
+    x = leaf([0.0, 30.0, 0.1])
+    (x.cumsum(0) * gradc.tensor([inf, 1.0, 2.0], dtype=gradc.float64)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [inf, 3.0, 2.0])

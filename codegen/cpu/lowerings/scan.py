@@ -1,4 +1,5 @@
-"""cumsum: a running sum along one dim, accumulated in the result dtype in order, as numpy's."""
+"""cumsum: a running sum along one dim (from the end with ``reverse``), accumulated in the result
+dtype in order, as numpy's; var: two passes in float64."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ def _cumsum(w, node, ins, out):
     with w.loops([w.dim(d) for d in outer]) as idx:
         acc, t = w.fresh("acc"), w.fresh("t")
         w.line(f"{acc} = {w.convert('0', dt)}")
-        with w.block(f"for {t} in range({w.dim(x.type.shape[dim])}):"):
+        n = w.dim(x.type.shape[dim])
+        order = f"range({n} - 1, -1, -1)" if node.attrs.get("reverse") else f"range({n})"
+        with w.block(f"for {t} in {order}:"):
             at = w.index(idx[:dim] + [t] + idx[dim:])
             w.line(f"{acc} = {acc} + {w.convert(a + at, dt)}")
             w.line(f"{out}{at} = {acc}")
