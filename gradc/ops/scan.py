@@ -82,9 +82,10 @@ def _prod_vjp(ct, x, *, out, dim, keepdim=False):
     nan_o = apply("logical_or", fn.gt(others(nan), 0), apply("logical_and", zeros_o, infs_o))
     g = fn.where(nan_o, math.nan, fn.where(apply("logical_or", zeros_o, infs_o), special, base))
     zeros = count(zero, tuple(range(x.ndim)))  # in the whole tensor, as torch decides
-    if len(dim) == x.ndim and not grad_mode.is_grad_enabled():  # torch's shortcut, not
-        g = fn.where(fn.gt(zeros, 1), 0.0, g)  # taken under create_graph
-    return fn.mul(fn.where(fn.eq(zeros, 0), no_zero_grad, g), ct)
+    grad = fn.mul(fn.where(fn.eq(zeros, 0), no_zero_grad, g), ct)
+    if len(dim) == x.ndim and not grad_mode.is_grad_enabled():  # torch's shortcut (zeros,
+        grad = fn.where(fn.gt(zeros, 1), 0.0, grad)  # even for a nan ct), not under create_graph
+    return grad
 
 
 def apply_prod(x, dim):

@@ -224,3 +224,10 @@ def test_cumsum_gradient_with_an_inf_cotangent():
     x = leaf([0.0, 30.0, 0.1])
     (x.cumsum(0) * gradc.tensor([inf, 1.0, 2.0], dtype=gradc.float64)).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [inf, 3.0, 2.0])
+
+
+def test_prod_of_a_tensor_with_two_zeros_sends_0_even_for_a_nan_cotangent():
+    # fuzzer finding: torch returns zeros there without reading the cotangent
+    x = leaf([[0.0, inf], [0.0, 2.0]])
+    x.prod().backward(gradc.tensor(nan, dtype=gradc.float64))
+    np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 0.0], [0.0, 0.0]])
