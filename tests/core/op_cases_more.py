@@ -62,6 +62,8 @@ for _name, _elements in [
 ]:
     _pointwise_row(_name, getattr(gradc, _name), _elements)
 
+_pointwise_row("gelu", gradc.nn.functional.gelu, ANY)
+_pointwise_row("gelu_tanh", lambda x: gradc.nn.functional.gelu(x, approximate="tanh"), ANY)
 _pointwise_row("atan2", gradc.atan2, AWAY_FROM_0, ANY)
 _pointwise_row("remainder", lambda x, y: x % y, GRID_SHIFTED, DIVISORS)
 _pointwise_row("fmod", gradc.fmod, GRID_SHIFTED, DIVISORS)
