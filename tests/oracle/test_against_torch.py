@@ -5,6 +5,12 @@ Runs when torch is importable (``pip install -e ".[oracle]"``). Program counts: 
 20,000 with ``HYPOTHESIS_PROFILE=thorough``, 300 otherwise; ``GRADC_ORACLE_PROGRAMS=N``
 overrides. ``GRADC_ORACLE_INPLACE=1`` adds in-place ops (kept out by default while the
 in-place rules are being reworked). A mismatch fails with the program as a pytest function.
+
+Known differences are steered around where they are drawn, each with its reason: torch's
+x ** 0.5 as sqrt (ops.py, binary), signed-zero ties in maximum (extremum) and in k=1 matmul
+(matmul), var/std over dim=() and torch's p=0 norm gradient (ops_more.py, stats), -0.0 inputs
+(programs.py). Last thorough run (HYPOTHESIS_PROFILE=thorough, 2026-12-03): 20,000 programs,
+0 mismatches, 4,366 raising on both, 895 needing an API gradc lacks (pad, advanced indexing).
 """
 
 from __future__ import annotations
