@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import math
 
-import sympy
-
 from gradc import dtypes
 from gradc import functions as fn
 from gradc.dispatch import apply
 from gradc.errors import DTypeError, GradcError, with_op_context
-from gradc.shapes import axis_alias, norm_dim, norm_dims
-from gradc.shapes import prod as _size
+from gradc.reductions import reduce_dims
+from gradc.shapes import axis_alias, norm_dim
 
 __all__: list = []
 
@@ -28,11 +26,7 @@ def _public(f):
     return with_op_context(axis_alias(f))
 
 
-def _dims(dim, ndim: int) -> tuple:
-    """``norm_dims``, except that a 0-d tensor has no dim to reduce: torch accepts dim 0 or -1
-    there and returns the value itself."""
-    dims = norm_dims(dim, ndim)
-    return () if ndim == 0 else dims
+_dims = reduce_dims  # None and () mean every dim; a 0-d tensor has none to reduce
 
 
 def _floating(input, what: str):
@@ -78,13 +72,11 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     if isinstance(dim, bool):  # torch's old var(input, unbiased)
         dim, unbiased = None, dim
     c = _correction(unbiased, correction)
-    dims = _dims(dim, input.ndim)
-    n = _size([input.shape[d] for d in dims])
-    dev = fn.sub(input, fn.mean(input, dims, keepdim=True))
-    # torch divides by max(N - correction, 0): no elements (or fewer than the correction)
-    # give nan or inf, never a sign-flipped 0
-    d = max(n - c, 0) if isinstance(n, int) else sympy.Max(n - c, 0)
-    return fn.div(fn.sum(fn.mul(dev, dev), dims, keepdim=bool(keepdim)), d)
+    # an op of its own (gradc/ops/scan.py) for torch's gradient at inf inputs; dim=None is
+    # kept, as torch's backward treats no dim (and a 0-d input) apart
+    dims = _dims(dim, input.ndim)  # checked even where dropped
+    dims = None if dim is None or input.ndim == 0 else dims
+    return apply("var", input, dim=dims, correction=c, keepdim=bool(keepdim))
 
 
 @_public
@@ -134,10 +126,8 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         return _safe_sqrt(fn.sum(fn.mul(input, input), dims, keepdim=keep))
     if p == 1:
         return fn.sum(a, dims, keepdim=keep)
-    if p == math.inf:
-        return fn.amax(a, dims, keepdim=keep)
-    if p == -math.inf:
-        return fn.amin(a, dims, keepdim=keep)
+    if p in (math.inf, -math.inf):
+        return _extreme_norm(fn.amax if p > 0 else fn.amin, a, dims, keep)
     if p == 0:
         return fn.sum(fn.cast(fn.ne(input, 0), input.dtype), dims, keepdim=keep)
     if not isinstance(p, (int, float)):
@@ -149,6 +139,14 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     return fn.pow(s, 1.0 / p)
 
 
+def _extreme_norm(red, a, dims, keep):
+    """``red(|x|)`` as torch differentiates it: a slice with a nan is nan and sends no
+    gradient (amax's own rule would give it nan everywhere), the others amax's tie rule."""
+    nan = apply("isnan", a)
+    has_nan = fn.gt(fn.sum(fn.cast(nan, a.dtype), dims, keepdim=keep), 0)
+    return fn.where(has_nan, math.nan, red(fn.where(nan, 0.0, a), dims, keepdim=keep))
+
+
 @_public
 def logsumexp(input, dim, keepdim=False):
     """``log(sum(exp(x)))`` over ``dim``, shifted by the (detached) max so exp cannot overflow;
@@ -156,8 +154,14 @@ def logsumexp(input, dim, keepdim=False):
     if not input.dtype.is_floating_point:
         input = fn.cast(input, dtypes.get_default_dtype())
     dims = _dims(dim, input.ndim)
-    m = fn.amax(input, dims, keepdim=True).detach()
-    m = fn.where(apply("isinf", m), 0.0, m)  # no inf - inf = nan
+    if any(isinstance(input.shape[d], int) and input.shape[d] == 0 for d in dims):
+        m = 0.0  # no max to shift by: log(0) = -inf, as torch
+    else:
+        # shift by the largest finite entry, so that a row with an inf keeps finite ones'
+        # gradients exp(x - inf) = 0, as torch (not exp(800) / inf = nan)
+        finite = fn.where(apply("isfinite", input), input, -math.inf)
+        m = fn.amax(finite, dims, keepdim=True).detach()
+        m = fn.where(apply("isinf", m), 0.0, m)  # no finite entry: no shift
     s = fn.sum(fn.exp(fn.sub(input, m)), dims, keepdim=True)
     out = fn.add(fn.log(s), m)
     return out if keepdim else fn.squeeze(out, dims)

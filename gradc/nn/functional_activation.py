@@ -8,8 +8,6 @@ are torch's: ``leaky_relu'(0) = negative_slope``, ``elu'(0) = alpha``.
 
 from __future__ import annotations
 
-import math
-
 from gradc import dtypes
 from gradc import functions as fn
 from gradc.creation import arange
@@ -30,15 +28,8 @@ def _maybe_inplace(input, f, inplace: bool, name: str):
 def gelu(input, approximate: str = "none"):
     """``x * Phi(x)`` with the normal CDF from ``erf``; ``approximate="tanh"`` uses
     ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``."""
-    if approximate == "none":
-        cdf = fn.mul(0.5, fn.add(1.0, apply("erf", fn.mul(input, 1 / math.sqrt(2)))))
-        return fn.mul(input, cdf)
-    if approximate == "tanh":
-        inner = fn.mul(
-            math.sqrt(2 / math.pi),
-            fn.add(input, fn.mul(0.044715, fn.mul(input, fn.mul(input, input)))),
-        )
-        return fn.mul(fn.mul(0.5, input), fn.add(1.0, fn.tanh(inner)))
+    if approximate in ("none", "tanh"):  # ops of the table (gradc/ops/math.py)
+        return apply("gelu" if approximate == "none" else "gelu_tanh", input)
     raise GradcError(f"approximate argument must be either none or tanh, got {approximate!r}")
 
 
@@ -90,8 +81,10 @@ def relu6(input, inplace: bool = False):
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``."""
     bx = fn.mul(input, beta)
-    soft = fn.div(apply("log1p", fn.exp(fn.clamp(bx, None, threshold))), beta)
-    return fn.where(fn.gt(bx, threshold), input, soft)
+    above = fn.gt(bx, threshold)
+    # where, not clamp: clamp's gradient at nan is 0, torch's softplus gradient there is nan
+    soft = fn.div(apply("log1p", fn.exp(fn.where(above, float(threshold), bx))), beta)
+    return fn.where(above, input, soft)
 
 
 @_public

@@ -16,7 +16,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
 
 from gradc.errors import DTypeError
-from gradc.ops.pointwise import pointwise, x, y
+from gradc.ops.pointwise import ct, pointwise, x, y
 
 
 def _flat(base):
@@ -126,6 +126,26 @@ for _name, _expr in [
     pointwise(_name, sp.Lambda(x, _expr), "float")
 pointwise("erf", sp.Lambda(x, erf(x)), "float")
 pointwise("erfc", sp.Lambda(x, erfc(x)), "float")
+
+# gelu: ops, not compositions, with torch's GeluBackward formulas: x * Phi(x) differentiated by
+# the product rule turns an inf ct at x = 0 into inf * 0 = nan where torch's ct * (Phi + x phi)
+# is inf
+_SQRT1_2, _BETA, _TANH_BETA, _KAPPA = 0.5**0.5, 1 / (2 * np.pi) ** 0.5, (2 / np.pi) ** 0.5, 0.044715
+pointwise(
+    "gelu",
+    sp.Lambda(x, x * 0.5 * (1 + erf(x * _SQRT1_2))),
+    "float",
+    vjps={0: ct * (0.5 * (1 + erf(x * _SQRT1_2)) + x * _BETA * sp.exp(-0.5 * x * x))},
+    doc="x * Phi(x), Phi the normal CDF",
+)
+_t = sp.tanh(_TANH_BETA * (x + _KAPPA * x**3))
+pointwise(
+    "gelu_tanh",
+    sp.Lambda(x, 0.5 * x * (1 + _t)),
+    "float",
+    vjps={0: ct * (0.5 * (1 + _t) + 0.5 * x * (1 - _t**2) * _TANH_BETA * (1 + 3 * _KAPPA * x**2))},
+    doc="gelu with tanh for the CDF: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))",
+)
 pointwise("atan2", sp.Lambda((x, y), sp.atan2(x, y)), "float")
 
 # ---- sign and rounding: flat, so the gradient is 0 (torch: FloorBackward0 gives zeros) --------

@@ -62,6 +62,8 @@ for _name, _elements in [
 ]:
     _pointwise_row(_name, getattr(gradc, _name), _elements)
 
+_pointwise_row("gelu", gradc.nn.functional.gelu, ANY)
+_pointwise_row("gelu_tanh", lambda x: gradc.nn.functional.gelu(x, approximate="tanh"), ANY)
 _pointwise_row("atan2", gradc.atan2, AWAY_FROM_0, ANY)
 _pointwise_row("remainder", lambda x, y: x % y, GRID_SHIFTED, DIVISORS)
 _pointwise_row("fmod", gradc.fmod, GRID_SHIFTED, DIVISORS)
@@ -73,8 +75,9 @@ _pointwise_row(
 
 @case("prod")
 def _prod(draw, small=False):
-    # zeros included: the vjp has separate branches for none, one and several zeros in a slice
-    x = _leaf(draw, _shape(draw, small), st.one_of(floats(-2.0, 2.0), st.just(0.0)))
+    # zeros included: the vjp has separate branches for none, one and several zeros in a slice;
+    # no tiny nonzeros: out / x differentiated again squares x (1e-269 ** 2 is 0, and nan)
+    x = _leaf(draw, _shape(draw, small), st.one_of(AWAY_FROM_0, st.just(0.0)))
     if x.ndim and draw(st.booleans()):
         dim = draw(st.integers(-x.ndim, x.ndim - 1))
         keepdim = draw(st.booleans())
@@ -87,6 +90,21 @@ def _cumsum(draw, small=False):
     x = _leaf(draw, _shape(draw, small, min_dims=1))
     dim = draw(st.integers(-x.ndim, x.ndim - 1))
     return (lambda x: x.cumsum(dim)), [x]
+
+
+@case("var")
+def _var(draw, small=False):
+    # second derivatives too: the vjp keeps the mean's dependence on x for them (its first-order
+    # term is left out, as torch's)
+    # (a correction of 1 only over 2 or more elements: one element's variance is nan)
+    x = _leaf(draw, _shape(draw, small))
+    if x.ndim and draw(st.booleans()):
+        dim = draw(st.integers(-x.ndim, x.ndim - 1))
+        keepdim = draw(st.booleans())
+        correction = draw(st.sampled_from([0, 1])) if x.shape[dim] > 1 else 0
+        return (lambda x: x.var(dim, keepdim=keepdim, correction=correction)), [x]
+    correction = draw(st.sampled_from([0, 1])) if x.numel() > 1 else 0
+    return (lambda x: x.var(correction=correction)), [x]
 
 
 def _indices(draw, rows: int, small: bool):

@@ -153,3 +153,122 @@ def test_max_and_min_take_axis(name):
     assert gradc.cat([gradc.tensor(a)] * 2, axis=1).shape == (2, 6)
     with pytest.raises(TypeError, match="both"):
         gradc.sum(gradc.tensor(a), dim=0, axis=0)
+
+
+@pytest.mark.parametrize("name, expect", [("var", [-inf, nan, -inf]), ("std", [nan, nan, nan])])
+def test_var_gradient_at_an_inf_is_torchs(name, expect):
+    # torch's rule, 2 (x - mean) / (N - 1): -inf at the finite entries, nan at the inf (the
+    # mean's term, zero in exact arithmetic, would make every entry nan); std's is over var = nan
+    x = leaf([1.0, inf, 3.0])
+    getattr(x, name)().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), expect)
+
+
+@pytest.mark.parametrize("dim", [(), []])
+def test_var_over_an_empty_dim_list_reduces_every_dim(dim):
+    # torch 2.13 agrees on the value; its backward counts N = 1 for dim=() (so the gradient is
+    # +-inf, or negated with correction=2), which the fuzzer leaves out as a torch bug
+    x = leaf([[1.0, 2.0], [3.0, 5.0]])
+    out = x.var(dim=dim, correction=2)
+    assert out.shape == () and out.item() == 4.375
+    out.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[-1.75, -0.75], [0.25, 2.25]])
+    assert x.std(dim=dim, keepdim=True).shape == (1, 1)
+
+
+@pytest.mark.parametrize("p", [inf, -inf])
+def test_an_inf_norm_slice_with_a_nan_sends_no_gradient(p):
+    # torch: such a slice is nan with gradient 0 (amax's tie rule would make it nan); the
+    # other slices route as amax does (fuzzer finding)
+    x = leaf([[1.0, nan, -3.0], [2.0, -2.0, 0.0]])
+    out = x.norm(p=p, dim=1)
+    np.testing.assert_array_equal(out.detach().numpy(), [nan, 2.0 if p > 0 else 0.0])
+    out.sum().backward()
+    expect = [[0, 0, 0], [0.5, -0.5, 0]] if p > 0 else [[0, 0, 0], [0, 0, 0]]
+    np.testing.assert_array_equal(x.grad.numpy(), expect)
+
+
+def test_logsumexp_over_an_empty_dim_is_minus_inf():
+    x = gradc.zeros(0, 2, dtype=gradc.float64, requires_grad=True)
+    out = gradc.logsumexp(x, 0)
+    np.testing.assert_array_equal(out.detach().numpy(), [-inf, -inf])
+    out.sum().backward()
+    assert x.grad.shape == (0, 2)
+
+
+@pytest.mark.parametrize(
+    "values, dim, expect",
+    [
+        # no zero anywhere: torch's out / x, nan at the inf
+        ([[inf, 2.0], [1.0, 3.0]], 1, [[nan, inf], [3.0, 1.0]]),
+        # a zero elsewhere in the tensor: the product of the others, in every slice
+        ([[inf, 2.0], [0.0, 3.0]], 1, [[2.0, inf], [3.0, 0.0]]),
+        ([[nan, 2.0], [0.0, 3.0]], 1, [[2.0, nan], [3.0, 0.0]]),
+        ([[-inf, 0.0], [0.0, 3.0]], 0, [[0.0, 3.0], [-inf, 0.0]]),
+        ([[-inf, -inf, 0.0, 2.0]], 1, [[nan, nan, inf, nan]]),
+        # a whole-tensor product with two zeros: 0, whatever the rest
+        ([[inf, 0.0], [0.0, 3.0]], None, [[0.0, 0.0], [0.0, 0.0]]),
+    ],
+)
+def test_prod_gradient_with_infs_and_nans_is_torchs(values, dim, expect):
+    # fuzzer finding: torch picks out / x or the product of the others by whether the tensor
+    # holds a zero anywhere, and the two differ at inf and nan entries
+    x = leaf(values)
+    (x.prod() if dim is None else x.prod(dim)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), expect)
+
+
+def test_prod_second_derivative_at_a_zero():
+    x = leaf([0.0, 2.0, 3.0])
+    (g,) = gradc.autograd.grad(x.prod(), x, create_graph=True)
+    (h,) = gradc.autograd.grad(g.sum(), x)
+    np.testing.assert_array_equal(h.numpy(), [5.0, 3.0, 2.0])  # torch's
+
+
+def test_var_with_more_correction_than_elements_has_torchs_gradient():
+    # fuzzer finding: torch's backward divides by N - correction as is (here -1: a finite
+    # gradient under a nan value), and with no dim gives inf (nan where x == mean)
+    x = leaf([[3.0], [-1.0]])
+    out = x.var(dim=1, correction=2, keepdim=True)
+    assert np.isnan(out.detach().numpy()).all()
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0.0], [0.0]])
+    y = leaf([1.0, 2.0, 2.0])
+    y.var(correction=3).backward()
+    np.testing.assert_array_equal(y.grad.numpy(), [inf, inf, inf])
+    z = leaf([2.0, 2.0])
+    z.var(correction=2).backward()
+    np.testing.assert_array_equal(z.grad.numpy(), [nan, nan])
+
+
+def test_logsumexp_of_a_row_with_inf_gives_finite_entries_0():
+    # fuzzer finding: exp(x - inf) = 0, as torch; shifting by 0 made exp(800) / inf = nan
+    x = leaf([[800.0, 1.0, inf], [800.0, 1.0, 2.0]])
+    out = gradc.logsumexp(x, 1)
+    np.testing.assert_array_equal(out.detach().numpy(), [inf, 800.0])
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0, 0, nan], [1, 0, 0]], atol=1e-300)
+
+
+def test_var_of_a_0d_tensor_checks_its_dim():
+    x = leaf(2.0)
+    with pytest.raises(gradc.ShapeError):
+        x.var(dim=1)
+    with pytest.raises(gradc.ShapeError):
+        x.std(dim=(0, 0))
+    assert x.var(dim=0, correction=0).item() == 0.0
+
+
+def test_cumsum_gradient_with_an_inf_cotangent():
+    # fuzzer finding: the reversed cumsum was sum - cumsum + ct, so an inf cotangent gave
+    # inf - inf = nan everywhere; torch sums from the end: [inf, 3, 2]
+    x = leaf([0.0, 30.0, 0.1])
+    (x.cumsum(0) * gradc.tensor([inf, 1.0, 2.0], dtype=gradc.float64)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [inf, 3.0, 2.0])
+
+
+def test_prod_of_a_tensor_with_two_zeros_sends_0_even_for_a_nan_cotangent():
+    # fuzzer finding: torch returns zeros there without reading the cotangent
+    x = leaf([[0.0, inf], [0.0, 2.0]])
+    x.prod().backward(gradc.tensor(nan, dtype=gradc.float64))
+    np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 0.0], [0.0, 0.0]])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradc
 from gradc.dispatch import apply
 from gradc.ops.window import out_hw
-from tests.cpu.op_rows import BOOL, F64, I64, N, _op, row
+from tests.cpu.op_rows import BOOL, F32, F64, I64, N, _op, row
 
 I32 = gradc.int32
 
@@ -122,3 +122,14 @@ for _name in ("bitwise_and", "bitwise_or", "bitwise_xor"):
 row("invert", _op("invert"), [((N, 3), I32, "ints")], "i32")
 row("invert", _op("invert"), [((N, 3), U8, "ints")], "u8")
 row("invert", _op("invert"), [((N, 3), I64, "ints")], "i64")
+
+# var: over the batch (a symbolic count), inner dims, keepdim, a correction above the count
+row("var", _op("var", dim=(1,), correction=1), [((N, 3, 4), F64, "any")], "d1")
+row("var", _op("var", dim=(0, 2), correction=0, keepdim=True), [((N, 3, 4), F64, "any")], "d02k")
+row("var", _op("var", dim=(0, 1), correction=1), [((N, 3), F64, "any")], "all")
+row("var", _op("var", dim=(1,), correction=2), [((N, 2), F64, "any")], "c2-of-2")
+row("var", _op("var", dim=(), correction=0), [((), F64, "any")], "0d")
+row("var", _op("var", dim=(1,), correction=1), [((N, 5), F32, "any")], "f32", rtol=2e-6)
+row("cumsum", _op("cumsum", dim=1, reverse=True), [((N, 4, 3), F64, "any")], "reverse")
+row("cumsum", _op("cumsum", dim=0, reverse=True), [((N, 3), I64, "ints")], "reverse-i64-d0")
+row("var", _op("var", dim=None, correction=1), [((N, 3), F64, "any")], "dim-none")

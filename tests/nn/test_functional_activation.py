@@ -129,3 +129,20 @@ def test_against_torch(name):
     ty.sum().backward()
     np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_softplus_gradient_at_nan_is_nan():
+    # fuzzer finding: computed through clamp, whose gradient at nan is 0; torch's is nan
+    x = gradc.tensor([float("nan"), 30.0, 1.0], dtype=gradc.float64, requires_grad=True)
+    gradc.nn.functional.softplus(x, beta=2).sum().backward()
+    g = x.grad.numpy()
+    assert np.isnan(g[0]) and g[1] == 1.0 and abs(g[2] - 0.8807970779778823) < 1e-12
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_at_0_turns_an_inf_cotangent_into_inf(approximate):
+    # fuzzer finding (sqrt(gelu(0)) backward): as a composition x * Phi(x), the product rule
+    # gave inf * 0 = nan; torch's ct * (Phi + x phi) is inf * 0.5
+    x = gradc.tensor([0.0], dtype=gradc.float64, requires_grad=True)
+    gradc.sqrt(F.gelu(x, approximate=approximate)).sum().backward()
+    assert x.grad.tolist() == [math.inf]

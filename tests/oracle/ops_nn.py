@@ -128,24 +128,6 @@ def inplace(p: Program):
 def lacks(p: Program):
     """torch APIs gradc does not have (yet): counted and listed by the test, never a mismatch."""
     x = p.operand(min_ndim=1)
-    nd = len(p.shape(x))
-    f = p.draw(
-        st.sampled_from(
-            ["logsumexp", "std", "var", "cumsum", "prod", "gelu", "leaky_relu", "softplus", "pad"]
-            + ["advanced_index", "norm"]
-        )
-    )
-    expr = {
-        "logsumexp": f"T.logsumexp({x}, {_dim(p, nd, bad=False)})",
-        "std": f"{x}.std()",
-        "var": f"{x}.var()",
-        "cumsum": f"{x}.cumsum({_dim(p, nd, bad=False)})",
-        "prod": f"{x}.prod()",
-        "gelu": f"F.gelu({x})",
-        "leaky_relu": f"F.leaky_relu({x})",
-        "softplus": f"F.softplus({x})",
-        "pad": f"F.pad({x}, (1, 1))",
-        "advanced_index": f"{x}[T.tensor([0])]",
-        "norm": f"{x}.norm()",
-    }[f]
+    f = p.draw(st.sampled_from(["pad", "advanced_index"]))
+    expr = {"pad": f"F.pad({x}, (1, 1))", "advanced_index": f"{x}[T.tensor([0])]"}[f]
     assign(p, expr, f)

