@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from gradc.autograd.saved import saves_output
 from gradc.dispatch import apply
 from gradc.errors import DTypeError, with_op_context
 from gradc.functions import (
@@ -123,7 +124,7 @@ def _extreme(red, arg, binary):
             v = red(x).detach()
             mask = add(eq(x, v), mul(isnan(x), isnan(v)))  # bool + and * are or and and
             share = div(cast(mask, x.dtype), sum(cast(mask, x.dtype)))
-            return sum(where(mask, mul(x, share), 0.0))
+            return saves_output(sum(where(mask, mul(x, share), 0.0)))
         index = arg(x, dim, keepdim)
         # torch: the value at the returned index (0.0 or -0.0), which gets the whole gradient
         d = norm_dim(dim, x.ndim)

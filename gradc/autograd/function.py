@@ -83,6 +83,8 @@ class BackwardNode(Node):
     def _check_versions(self) -> None:
         """Only what the needed rules read: torch raises for what it saved, nothing else."""
         read = {r for i, n in enumerate(self.needs) if n for r in reads(self.op, i)}
+        if getattr(self, "saves_out", False):  # see saved.saves_output
+            read.add(OUT)
         for r in read:
             if r == OUT:
                 t, v, what = self.out, self.out_version, "its output"

@@ -55,3 +55,13 @@ def _pointwise_reads(op, i: int) -> tuple:
         return tuple(range(99))  # a hand-written rule: assume it reads every input
     dop = derivative_op(op.name, i)
     return () if isinstance(dop, str) else tuple(dop.meta["args"])  # ints and/or "out"
+
+
+def saves_output(t):
+    """Mark ``t``, the result of a composition (softmax, log_softmax, max), as saved by its last
+    node, as torch's single op saves its result: an in-place change before backward raises there
+    too. Returns ``t``."""
+    node = getattr(t, "grad_fn", None)
+    if node is not None and hasattr(node, "out_version"):
+        node.saves_out = True
+    return t

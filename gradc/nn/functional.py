@@ -16,6 +16,7 @@ import numpy as np
 
 from gradc import dtypes
 from gradc import functions as fn
+from gradc.autograd.saved import saves_output
 from gradc.creation import arange
 from gradc.dispatch import apply
 from gradc.errors import ArgumentError, GradcError, ShapeError, with_op_context
@@ -268,7 +269,7 @@ def log_softmax(input, dim=None, dtype=None):
     x = input if dtype is None else fn.cast(input, dtype)
     dim = _softmax_dim(x.ndim, dim)
     shifted = _shift(x, dim)
-    return fn.sub(shifted, fn.log(fn.sum(fn.exp(shifted), dim, keepdim=True)))
+    return saves_output(fn.sub(shifted, fn.log(fn.sum(fn.exp(shifted), dim, keepdim=True))))
 
 
 @_public
@@ -277,7 +278,7 @@ def softmax(input, dim=None, dtype=None):
     x = input if dtype is None else fn.cast(input, dtype)
     dim = _softmax_dim(x.ndim, dim)
     e = fn.exp(_shift(x, dim))
-    return fn.div(e, fn.sum(e, dim, keepdim=True))
+    return saves_output(fn.div(e, fn.sum(e, dim, keepdim=True)))
 
 
 def _reduce(loss, reduction: str, denom=None):
