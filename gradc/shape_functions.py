@@ -97,9 +97,10 @@ def repeat(input, *sizes):
 
 
 @_public
-def tile(input, dims):
-    """``repeat`` with ``dims`` padded by leading 1s to the tensor's rank."""
-    dims = tuple(dims)
+def tile(input, *dims):
+    """``repeat`` with ``dims`` padded by leading 1s to the tensor's rank (a tuple, or ints as
+    ``x.tile(2)`` takes them)."""
+    dims = _sizes(dims)
     return repeat(input, (1,) * (input.ndim - len(dims)) + dims)
 
 

@@ -27,6 +27,7 @@ def test_values():
     assert [c.shape[0] for c in gradc.split(x, 2)] == [2, 1]
     assert gradc.tensor([1, 2]).repeat(2, 2).tolist() == [[1, 2, 1, 2], [1, 2, 1, 2]]
     assert gradc.tensor([[1, 2]]).tile((2,)).tolist() == [[1, 2, 1, 2]]
+    assert gradc.tensor([[1, 2]]).tile(2, 1).tolist() == [[1, 2], [1, 2]]  # ints, as torch takes
     assert gradc.tensor([1, 2]).repeat_interleave(2).tolist() == [1, 1, 2, 2]
     assert gradc.tensor([[1, 2], [3, 4]]).repeat_interleave(2, 0).tolist() == [
         [1, 2],
