@@ -11,7 +11,6 @@ away from its jumps.
 from __future__ import annotations
 
 import numpy as np
-import scipy.special
 import sympy as sp
 from sympy.codegen.cfunctions import exp2, expm1, log1p, log2, log10
 
@@ -75,8 +74,14 @@ class acosh(sp.acosh):
 def _scipy(base):
     """``base`` evaluated by scipy.special (numpy has no erf): the implementation travels on the
     class, so every lambdify of an expression containing it, fused ones too, finds it."""
-    impl = getattr(scipy.special, base.__name__)
-    return type(base.__name__, (base,), {"_imp_": staticmethod(impl)})
+    name = base.__name__
+
+    def impl(*args):  # scipy.special imported at first use: 0.15 s of `import gradc` otherwise
+        import scipy.special
+
+        return getattr(scipy.special, name)(*args)
+
+    return type(name, (base,), {"_imp_": staticmethod(impl)})
 
 
 erf, erfc = _scipy(sp.erf), _scipy(sp.erfc)
