@@ -26,6 +26,7 @@ import json, time
 t0 = time.perf_counter()
 import gradc
 from bench.lenet_joint import build, inputs
+ti = time.perf_counter()
 net, joint = build("cross_entropy")
 t1 = time.perf_counter()
 prog = gradc.lower(joint)
@@ -40,7 +41,8 @@ def best(f, k):
     for _ in range(k):
         t = time.perf_counter(); f(*args, **params); ts.append(time.perf_counter() - t)
     return sorted(ts)[len(ts) // 2] * 1e3
-print(json.dumps({"trace": t1 - t0, "lower": t2 - t1, "first_call": t3 - t2, "total": t3 - t0,
+print(json.dumps({"import": ti - t0, "trace": t1 - ti, "lower": t2 - t1, "first_call": t3 - t2,
+                  "total": t3 - t0,
                   "kernels": len(prog.plan.kernels), "step_ms": best(prog, 15),
                   "interp_ms": best(lambda *a, **k: interpret(joint, *a, **k), 5)}))
 """
@@ -64,7 +66,8 @@ def main() -> None:
         warm["process"] = time.perf_counter() - t
     for name, r in (("cold", cold), ("warm", warm)):
         print(
-            f"{name}: {r['total']:.2f} s in-process (trace {r['trace']:.2f}, passes+codegen+import "
+            f"{name}: {r['total']:.2f} s in-process (import gradc {r['import']:.2f}, trace "
+            f"{r['trace']:.2f}, passes+codegen+import "
             f"{r['lower']:.2f}, numba compile/load + first call {r['first_call']:.2f}; "
             f"{r['kernels']} kernels), {r['process']:.2f} s with interpreter start-up"
         )
