@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import builtins
 
+import numpy as np
+
 from gradc import functions as fn
-from gradc.creation import arange, zeros
+from gradc.creation import arange, from_numpy, zeros
 from gradc.errors import GradcError, ShapeError, with_op_context
 from gradc.shapes import norm_dim, prod
 
@@ -106,12 +108,14 @@ def tile(input, *dims):
 
 @_public
 def repeat_interleave(input, repeats, dim=None, *, output_size=None):
-    """Repeat each element ``repeats`` times along ``dim`` (of the flattened tensor if None)."""
-    if not isinstance(repeats, int):
-        raise GradcError("repeat_interleave supports an int number of repeats")
+    """Repeat each element ``repeats`` times along ``dim`` (of the flattened tensor if None);
+    ``repeats`` an int, or an integer tensor with a count per element (the result's length
+    then depends on its values: eager mode only, as torch.compile breaks the graph there)."""
     if dim is None:
         input, dim = fn.flatten(input), 0
     d = norm_dim(dim, input.ndim)
+    if not isinstance(repeats, int):
+        return _repeat_by_counts(input, repeats, d)
     x = fn.unsqueeze(input, d + 1)
     shape = list(x.shape)
     shape[d + 1] = repeats
@@ -119,6 +123,29 @@ def repeat_interleave(input, repeats, dim=None, *, output_size=None):
     out = list(input.shape)
     out[d] = out[d] * repeats
     return fn.reshape(x, tuple(out))
+
+
+def _repeat_by_counts(input, repeats, d):
+    from gradc._tensor import Tensor
+    from gradc.advanced_indexing import index_select
+
+    counts = repeats._concrete("repeat_interleave") if isinstance(repeats, Tensor) else repeats
+    counts = np.asarray(counts)
+    if counts.dtype.kind not in "iu" or counts.ndim > 1:
+        raise GradcError(
+            f"repeat_interleave: repeats must be an int or 1-D integer tensor, "
+            f"got {counts.dtype} with {counts.ndim} dims"
+        )
+    n = input.shape[d]
+    if counts.ndim == 1 and counts.shape[0] != n:
+        raise ShapeError(
+            f"repeat_interleave: repeats must have the same size as input along "
+            f"dim {d}: {counts.shape[0]} vs {n}"
+        )
+    if (counts < 0).any():
+        raise GradcError("repeat_interleave: repeats can not be negative")
+    index = np.repeat(np.arange(n), np.broadcast_to(counts, (n,)))
+    return index_select(input, d, from_numpy(index.astype(np.int64)))
 
 
 @_public

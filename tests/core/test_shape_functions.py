@@ -180,3 +180,16 @@ def test_against_torch():
         assert len(ours) == len(theirs)
         for o, h in zip(ours, theirs):
             np.testing.assert_array_equal(o.numpy(), h.numpy())
+
+
+def test_repeat_interleave_takes_a_count_per_element():
+    x = gradc.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=gradc.float64, requires_grad=True)
+    y = x.repeat_interleave(gradc.tensor([1, 2]), dim=0)
+    assert y.tolist() == [[1.0, 2.0], [3.0, 4.0], [3.0, 4.0]]
+    (y * gradc.arange(6.0, dtype=gradc.float64).reshape(3, 2)).sum().backward()
+    assert x.grad.tolist() == [[0.0, 1.0], [6.0, 8.0]]  # torch 2.13's values
+    assert gradc.tensor([1, 2, 3]).repeat_interleave(gradc.tensor(2)).tolist() == [1, 1, 2, 2, 3, 3]
+    with pytest.raises(gradc.ShapeError, match="same size"):
+        x.repeat_interleave(gradc.tensor([1, 2, 3]), dim=0)
+    with pytest.raises(gradc.TraceError):  # the length depends on the counts' values
+        gradc.trace(lambda t, r: t.repeat_interleave(r), gradc.zeros(3), gradc.tensor([1, 1, 1]))
