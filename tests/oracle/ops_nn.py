@@ -124,10 +124,17 @@ def inplace(p: Program):
     p.run(f"{y}.{f}({arg})", f)
 
 
+@op("index", 1)
+def index(p: Program):
+    """Integer-array and boolean-mask indexing (gradients add up at repeated indices)."""
+    x = p.operand(min_ndim=1)
+    f = p.draw(st.sampled_from(["repeated", "negative", "mask"]))
+    key = {"repeated": "T.tensor([0, 0])", "negative": "T.tensor([-1, 0])", "mask": f"{x} > 0"}
+    assign(p, f"{x}[{key[f]}]", "advanced_index")
+
+
 @op("lacks", 1)
 def lacks(p: Program):
     """torch APIs gradc does not have (yet): counted and listed by the test, never a mismatch."""
     x = p.operand(min_ndim=1)
-    f = p.draw(st.sampled_from(["pad", "advanced_index"]))
-    expr = {"pad": f"F.pad({x}, (1, 1))", "advanced_index": f"{x}[T.tensor([0])]"}[f]
-    assign(p, expr, f)
+    assign(p, f"F.pad({x}, (1, 1))", "pad")

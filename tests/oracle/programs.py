@@ -24,8 +24,8 @@ SPECIAL = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -40.0, 30.0, -800
 SCALARS = st.sampled_from([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0, 2, 3, -1])
 
 # torch APIs gradc lacks: drawn on purpose, counted and listed, never a mismatch. (The rest of
-# the first list, var, std, logsumexp, gelu, ..., gradc gained in issue 11: ops_more.py.)
-LACKS = {"pad", "advanced_index"}
+# the first list, var, std, logsumexp, gelu, advanced indexing, ..., gradc gained in issue 11.)
+LACKS = {"pad"}
 
 
 def _fmt(v) -> str:
