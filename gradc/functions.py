@@ -301,6 +301,19 @@ def cat(tensors, dim=0):
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise ShapeError("cat needs a non-empty list of tensors", op="cat")
+    # torch's legacy rule: a 1-D tensor of size 0 joins tensors of any shape (it is skipped),
+    # and a list of only such tensors is one, whatever ``dim`` says
+    legacy = [t.ndim == 1 and isinstance(t.shape[0], int) and t.shape[0] == 0 for t in tensors]
+    if all(legacy):
+        return apply("cat", *tensors, dim=0)
+    if any(legacy):
+        rest = [t for t, skip in zip(tensors, legacy) if not skip]
+        if any(t.ndim != 1 for t in rest):
+            out = cat(rest, dim)
+            skipped = [t for t, skip in zip(tensors, legacy) if skip and t.requires_grad]
+            for t in skipped:  # x - 0 keeps every value (and -0.0); t gets its empty gradient
+                out = sub(out, mul(apply("sum", t, dim=(0,), keepdim=False), 0.0))
+            return out
     return apply("cat", *tensors, dim=norm_dim(dim, tensors[0].ndim))
 
 

@@ -193,3 +193,18 @@ def test_repeat_interleave_takes_a_count_per_element():
         x.repeat_interleave(gradc.tensor([1, 2, 3]), dim=0)
     with pytest.raises(gradc.TraceError):  # the length depends on the counts' values
         gradc.trace(lambda t, r: t.repeat_interleave(r), gradc.zeros(3), gradc.tensor([1, 1, 1]))
+
+
+def test_cat_skips_1d_empty_tensors_as_torch_does():
+    """Fuzzer finding: torch's legacy rule lets a tensor of shape (0,) join any cat (skipped),
+    and a list of only such tensors is one whatever the dim; gradc raised a dim error."""
+    assert gradc.cat([gradc.zeros(0), gradc.zeros(0)], 1).shape == (0,)
+    a = gradc.zeros(0, dtype=gradc.float64, requires_grad=True)
+    b = gradc.ones(2, 3, dtype=gradc.float64, requires_grad=True)
+    y = gradc.cat([a, -b * 0, b], 0)
+    assert y.shape == (4, 3) and str(y[0, 0].item()) == "-0.0"  # values untouched, -0.0 too
+    y.sum().backward()
+    assert a.grad.shape == (0,) and b.grad.tolist() == [[1.0] * 3] * 2
+    assert gradc.cat([gradc.zeros(0), gradc.ones(2, 3)], 1).shape == (2, 3)
+    with pytest.raises(IndexError):  # the dim is checked against the tensors that are joined
+        gradc.cat([gradc.zeros(0), gradc.ones(2, 3)], 5)
