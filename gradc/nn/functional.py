@@ -53,6 +53,18 @@ def _draw(shape, dtype):
     return draw(shape, dtype)
 
 
+def _pooled(x, what: str):
+    """``_unbatched`` for the pools, which refuse an empty image as torch does (only the batch
+    dim may be 0)."""
+    out = _unbatched(x, 4, what)
+    if any(isinstance(d, int) and d == 0 for d in out[0].shape[1:]):
+        raise ShapeError(
+            f"{what}: Expected 3D or 4D (batch mode) tensor with optional 0 dim batch size for "
+            f"input, but got {x.type}"
+        )
+    return out
+
+
 def _unbatched(x, ndim_batched: int, what: str):
     """torch accepts ``[C, H, W]`` for ``[1, C, H, W]``; returns (x, whether to squeeze)."""
     if x.ndim == ndim_batched - 1:
@@ -157,7 +169,7 @@ def max_pool2d(
         raise GradcError("max_pool2d supports return_indices=False only")
     kernel_size, stride, padding = _pool_args(kernel_size, stride, padding)
     dilation = pair(dilation, "dilation", minimum=1)
-    x, squeeze = _unbatched(input, 4, "max_pool2d")
+    x, squeeze = _pooled(input, "max_pool2d")
     if ceil_mode:
         x = _extend(x, _ceil_extra(x, kernel_size, stride, padding, dilation), float("-inf"))
     out = apply(
@@ -190,7 +202,7 @@ def avg_pool2d(
     ):
         raise GradcError(f"divisor_override must be a positive int, got {divisor_override!r}")
     kernel_size, stride, padding = _pool_args(kernel_size, stride, padding)
-    x, squeeze = _unbatched(input, 4, "avg_pool2d")
+    x, squeeze = _pooled(input, "avg_pool2d")
     extra = _ceil_extra(x, kernel_size, stride, padding, (1, 1)) if ceil_mode else (0, 0)
     divisor = None
     if extra != (0, 0):

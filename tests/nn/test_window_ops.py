@@ -185,3 +185,12 @@ def test_gradient_ops_check_their_inputs():
         apply("max_pool2d_backward", gradc.randn(1, 1, 3, 3), gradc.randn(1, 1, 4, 4), **pool)
     with pytest.raises(gradc.DTypeError, match="floating point"):
         F.max_pool2d(gradc.ones(1, 1, 4, 4, dtype=gradc.int64), 2)
+
+
+@pytest.mark.parametrize("pool", [F.max_pool2d, F.avg_pool2d])
+def test_pools_refuse_an_empty_image_but_not_an_empty_batch(pool):
+    """Fuzzer finding: torch refuses a 0 channel or spatial dim (only the batch may be 0)."""
+    assert pool(gradc.zeros(0, 3, 4, 4), 2).shape == (0, 3, 2, 2)
+    for shape in [(2, 0, 4, 4), (2, 3, 0, 4), (3, 4, 0)]:
+        with pytest.raises(RuntimeError, match="optional 0 dim batch size"):
+            pool(gradc.zeros(*shape), 2)
