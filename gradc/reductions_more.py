@@ -14,7 +14,7 @@ import math
 from gradc import dtypes
 from gradc import functions as fn
 from gradc.dispatch import apply
-from gradc.errors import DTypeError, GradcError, with_op_context
+from gradc.errors import DTypeError, GradcError, ShapeError, with_op_context
 from gradc.reductions import reduce_dims
 from gradc.shapes import axis_alias, norm_dim
 
@@ -120,6 +120,10 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     _floating(input, "norm")
     if p == "nuc":
         raise GradcError("the nuclear norm is not supported; use p=2, 'fro', 1, inf, ...")
+    if p == "fro" and isinstance(dim, (tuple, list)) and len(dim) > 2:
+        raise ShapeError(  # torch takes a 'fro' over a dim tuple as a matrix norm
+            f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(map(str, dim))}"
+        )
     dims, keep = _dims(dim, input.ndim), bool(keepdim)
     a = fn.abs(input)
     if p in ("fro", 2, 2.0):

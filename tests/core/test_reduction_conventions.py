@@ -272,3 +272,12 @@ def test_prod_of_a_tensor_with_two_zeros_sends_0_even_for_a_nan_cotangent():
     x = leaf([[0.0, inf], [0.0, 2.0]])
     x.prod().backward(gradc.tensor(nan, dtype=gradc.float64))
     np.testing.assert_array_equal(x.grad.numpy(), [[0.0, 0.0], [0.0, 0.0]])
+
+
+def test_fro_norm_over_three_dims_is_refused_as_torch_does():
+    """Fuzzer finding: torch takes p='fro' (the default) over a dim tuple as a matrix norm."""
+    x = gradc.ones(2, 2, 2)
+    with pytest.raises(RuntimeError, match="dim must be a 2-tuple"):
+        x.norm(dim=(0, 1, 2))
+    assert x.norm(p=2, dim=(0, 1, 2)).item() == pytest.approx(8**0.5)
+    assert x.norm(dim=(0, 1)).tolist() == [2.0, 2.0]
