@@ -6,6 +6,7 @@ import pytest
 
 import gradc
 from gradc.dispatch import apply
+from tests.compile.steps import eager_then_compiled
 
 
 @pytest.mark.parametrize("bad", [5, -6])
@@ -29,11 +30,6 @@ def test_integer_array_indexing_compiles_with_its_gradient():
         return (x[:, idx] ** 2 * w).sum()
 
     x = gradc.tensor(np.random.default_rng(0).standard_normal((2, 4, 2)), requires_grad=True)
-    eager = f(x)
-    eager.backward()
-    want = x.grad.numpy().copy()
-    x.grad = None
-    compiled = gradc.compile(f, backend="numba")(x)
-    compiled.backward()
-    np.testing.assert_allclose(compiled.item(), eager.item())
-    np.testing.assert_allclose(x.grad.numpy(), want)
+    (value, want), (got, grad) = eager_then_compiled(f, x)
+    np.testing.assert_allclose(got, value)
+    np.testing.assert_allclose(grad, want)

@@ -5,6 +5,7 @@ backward)."""
 import numpy as np
 
 import gradc
+from tests.compile.steps import eager_then_compiled
 
 
 def test_topk_and_sort_compile_with_their_gradients():
@@ -17,27 +18,18 @@ def test_topk_and_sort_compile_with_their_gradients():
 
     rng = np.random.default_rng(0)
     x = gradc.tensor(rng.standard_normal((3, 5)), requires_grad=True)
-    eager = f(x)
-    eager.backward()
-    want = x.grad.numpy().copy()
-    x.grad = None
-    compiled = gradc.compile(f, backend="numba")(x)
-    compiled.backward()
-    np.testing.assert_allclose(compiled.item(), eager.item(), rtol=1e-12)
-    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12)
+    (value, want), (got, grad) = eager_then_compiled(f, x)
+    np.testing.assert_allclose(got, value, rtol=1e-12)
+    np.testing.assert_allclose(grad, want, rtol=1e-12)
 
 
 def test_index_writes_compile_with_their_gradients():
     from tests.core.test_advanced_indexing import _writes
 
     x = gradc.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
-    eager = _writes(x)
-    eager.backward()
-    want, x.grad = x.grad.numpy().copy(), None
-    compiled = gradc.compile(_writes, backend="numba")(x)
-    compiled.backward()
-    assert compiled.item() == eager.item()
-    np.testing.assert_array_equal(x.grad.numpy(), want)
+    (value, want), (got, grad) = eager_then_compiled(_writes, x)
+    assert got == value
+    np.testing.assert_array_equal(grad, want)
 
 
 def test_flip_diagonal_and_unfold_compile_with_their_gradients():
@@ -48,10 +40,6 @@ def test_flip_diagonal_and_unfold_compile_with_their_gradients():
         return (y.diagonal(0, 1, 2) ** 2).sum() + (y.unfold(2, 2, 1) * w[:3]).sum()
 
     x = gradc.tensor(np.random.default_rng(1).standard_normal((3, 4, 4)), requires_grad=True)
-    eager = f(x)
-    eager.backward()
-    want, x.grad = x.grad.numpy().copy(), None
-    compiled = gradc.compile(f, backend="numba")(x)
-    compiled.backward()
-    np.testing.assert_allclose(compiled.item(), eager.item(), rtol=1e-12)
-    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-12)
+    (value, want), (got, grad) = eager_then_compiled(f, x)
+    np.testing.assert_allclose(got, value, rtol=1e-12)
+    np.testing.assert_allclose(grad, want, rtol=1e-12)
