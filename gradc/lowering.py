@@ -177,8 +177,8 @@ class Program:
 def _unshare(arrays: list, donated: list[int]) -> None:
     """A donated input is overwritten in place: if another input is the same memory (the same
     array, or views of one base), the program gets a copy of it instead."""
-    roots = [id(a) if a.base is None else id(a.base) for a in arrays]
-    if len(set(roots)) == len(roots) and all(a.base is None for a in arrays):
+    roots = [id(a) if a.base is None else id(a.base) for a in arrays]  # numpy's base is the owner
+    if len(set(roots)) == len(roots):
         return  # every input its own memory: the usual case, checked at C speed
     seen: dict = {}
     for a in arrays:

@@ -34,7 +34,7 @@ class KernelSource:
     inputs: list  # plan Values, in parameter order
     outputs: list
     symbols: list[str]  # shape symbols passed after the arrays, in order
-    scratch: list = None  # (dims, dtype name) of each buffer passed after the outputs
+    scratch: list  # (dims, dtype name) of each buffer passed after the outputs
 
 
 def emit_node(w: Writer, node) -> None:

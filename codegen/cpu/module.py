@@ -219,15 +219,14 @@ def _run_fn(plan, names, printed, calls, ws) -> list[str]:
             src = kernel.nodes[0].inputs[0]
             w.line(f"{names[v]} = {home(src)}.reshape({shape_code(v.type.shape)})")
             continue
-        fname, ks, scratch = call
+        fname, ks, scratch, scratch_kinds = call
         arrays = [home(v) for v in ks.inputs] + [home(v) for v in ks.outputs] + scratch
         sp = kernel.split
-        if sp is None or ks.symbols != [sp.symbol]:
+        if scratch_kinds is None:
             w.line(f"{fname}({', '.join(arrays + ks.symbols)})")
             continue
         sums = [x for v, x in zip(kernel.outputs, sp.sums) if any(v is o for o in ks.outputs)]
-        kinds = [int(x) for x in sp.inputs] + [2 if x else 1 for x in sums]
-        kinds += _scratch_kinds(ks, sp.symbol)
+        kinds = [int(x) for x in sp.inputs] + [2 if x else 1 for x in sums] + scratch_kinds
         with w.block(f"if {sp.symbol} < _MIN_BATCH:"):
             w.line(f"{fname}({', '.join(arrays + ks.symbols)})")
         with w.block("else:  # halves of the batch in parallel threads"):
@@ -269,9 +268,12 @@ def generate(plan, *, graph_hash: str, module_name) -> Source:
             calls.append((kernel, None))
             continue
         ks = kernel_source(kernel, _same(plan, names, kernel))
-        split = kernel.split is not None and ks.symbols == [kernel.split.symbol]
-        if split and _scratch_kinds(ks, kernel.split.symbol) is None:
-            ks = kernel_source(kernel, _same(plan, names, kernel), hoist=False)
+        kinds = None  # how split hands each scratch array to its threads; None: not split
+        if kernel.split is not None and ks.symbols == [kernel.split.symbol]:
+            kinds = _scratch_kinds(ks, kernel.split.symbol)
+            if kinds is None:  # scratch split cannot slice: the kernel allocates its own
+                ks = kernel_source(kernel, _same(plan, names, kernel), hoist=False)
+                kinds = []
         own, counts = [], {}
         for dims, dt in ks.scratch:  # kernels share buffers; the arrays of one kernel do not
             key = (shape_code(dims), dt)
@@ -282,7 +284,7 @@ def generate(plan, *, graph_hash: str, module_name) -> Source:
             seen[mod] = f"k{len(seen)}_{_ident(ks.name)}"
             kernels[mod] = ks
             imports.append(f"from {mod} import kernel as {seen[mod]}")
-        calls.append((kernel, (seen[mod], ks, own)))
+        calls.append((kernel, (seen[mod], ks, own, kinds)))
     if any(k.split is not None for k in plan.kernels):
         imports.append("from runtime.parallel import MIN_BATCH as _MIN_BATCH")
         imports.append("from runtime.parallel import split as _split")

@@ -105,6 +105,11 @@ class Writer:
         self.empty(out, v)
         self.line(f"{out}[...] = 0")
 
+    def copy(self, out: str, v, src: str) -> None:
+        """``out`` (of ``v``'s type) a copy of the array ``src``, to update in place after."""
+        self.empty(out, v)
+        self.line(f"{out}[...] = {src}")
+
     def assign(self, out: str, code: str) -> None:
         """``out`` holds the array ``code`` computes: a copy into a handed-in array, else the
         new array itself (no copy)."""

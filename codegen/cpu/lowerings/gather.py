@@ -33,7 +33,7 @@ def _gather(w, node, ins, out):
 @lowering("scatter_add")
 def _scatter_add(w, node, ins, out):
     base, ind, src = ins
-    w.assign(out, f"{base}.copy()")
+    w.copy(out, node.out, base)
     with w.loops([w.dim(d) for d in node.inputs[1].type.shape]) as at:
         pos = _position(w, node, node.inputs[0], ind, at)
         w.line(f"{out}{w.index(pos)} += {src}{w.index(at)}")
@@ -50,9 +50,10 @@ def _argsort(w, node, ins, out):
         return
     n = w.dim(x.type.shape[dim])
     outer = [d for k, d in enumerate(x.type.shape) if k != dim]
+    lane = w.fresh("lane")
+    w.buffer(lane, (x.type.shape[dim],), x.type.dtype.name)
     with w.loops([w.dim(d) for d in outer]) as idx:
-        lane, order, t = w.fresh("lane"), w.fresh("order"), w.fresh("t")
-        w.line(f"{lane} = np.empty({n}, {w.dtype(x)})")
+        order, t = w.fresh("order"), w.fresh("t")
         with w.block(f"for {t} in range({n}):"):  # descending: sort the reversed lane
             src = f"{n} - 1 - {t}" if down else t
             w.line(f"{lane}[{t}] = {a}{w.index(idx[:dim] + [src] + idx[dim:])}")

@@ -54,6 +54,5 @@ def _rand(w, node, ins, out):
 
 @lowering("rng_skip")
 def _rng_skip(w, node, ins, out):
-    w.empty(out, node.out)
-    w.line(f"{out}[...] = {ins[0]}")
+    w.copy(out, node.out, ins[0])
     w.line(f"{out}[1] = {out}[1] + np.int64({int_code(node.attrs['count'])})")

@@ -37,11 +37,12 @@ def _var(w, node, ins, out):
     dims = set(range(x.type.ndim) if dim is None else dim)
     shape = [w.dim(d) for d in x.type.shape]
     kept = ["1" if k in dims else s for k, s in enumerate(shape)]
-    rows = "(" + "".join(f"{s}, " for s in kept) + ")"
+    rows = [1 if k in dims else s for k, s in enumerate(x.type.shape)]
     n, mean, sq, d = w.fresh("n"), w.fresh("mean"), w.fresh("sq"), w.fresh("d")
     w.line(f"{n} = " + " * ".join(["1"] + [shape[k] for k in sorted(dims)]))
-    w.line(f"{mean} = np.zeros({rows}, np.float64)")
-    w.line(f"{sq} = np.zeros({rows}, np.float64)")
+    for acc in (mean, sq):  # scratch: the program's workspace holds them
+        w.buffer(acc, rows, "float64")
+        w.line(f"{acc}[...] = 0")
 
     def row(idx):
         return w.index(["0" if k in dims else i for k, i in enumerate(idx)])

@@ -153,8 +153,7 @@ def _copy_slices(w, node, ins, out):
         LOWERINGS[name](w, view, [pos], nxt)
         t, pos = vt, nxt
     flat = w.fresh("flat")
-    w.empty(out, node.out)
-    w.line(f"{out}[...] = {ins[0]}")
+    w.copy(out, node.out, ins[0])
     w.line(f"{flat} = {out}.reshape(-1)")
     with w.loops([w.dim(d) for d in t.shape]) as idx:
         value = w.convert(ins[1] + w.index(idx), node.out.type.dtype.name)
