@@ -56,24 +56,15 @@ def _timed(step, batches, make, repeat):
 
 def _gradc(kind, batches, repeat):
     sys.path.insert(0, str(ROOT / "examples"))
-    from lenet import LeNet
+    from lenet import LeNet, make_step  # the example's own training step
 
     import gradc
-    import gradc.nn.functional as F
 
     gradc.manual_seed(0)
     net = LeNet()
     model = gradc.compile(net) if kind == "module" else net
     opt = gradc.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    step = gradc.compile(step) if kind == "step" else step
+    step = make_step(model, opt, compiled=kind == "step")
 
     def make(b):
         return gradc.randn(b, 1, 32, 32), gradc.randint(0, 10, (b,))
