@@ -31,6 +31,8 @@ READS: dict[str, object] = {
     "conv2d": {0: (1,), 1: (0,), 2: ()},
     "avg_pool2d": (),
     "avg_pool2d_backward": (),
+    "softmax": (OUT,),
+    "log_softmax": (OUT,),
 }
 
 

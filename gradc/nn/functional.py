@@ -16,7 +16,6 @@ import numpy as np
 
 from gradc import dtypes
 from gradc import functions as fn
-from gradc.autograd.saved import saves_output
 from gradc.creation import arange
 from gradc.dispatch import apply
 from gradc.errors import ArgumentError, GradcError, ShapeError, with_op_context
@@ -267,30 +266,19 @@ def _softmax_dim(ndim: int, dim):
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def _shift(x, dim):
-    """``x`` minus its (detached) max along ``dim``, so exp cannot overflow; an empty ``dim``
-    has no max and nothing to shift."""
-    if x.ndim and x.shape[norm_dim(dim, x.ndim)] == 0:
-        return x
-    return fn.sub(x, fn.amax(x, dim, keepdim=True).detach())
-
-
 @_public
 def log_softmax(input, dim=None, dtype=None):
-    """``x - logsumexp(x)`` along ``dim``, from the max-shifted values."""
+    """``x - logsumexp(x)`` along ``dim``; one op, whose gradient is torch's, from the output."""
     x = input if dtype is None else fn.cast(input, dtype)
-    dim = _softmax_dim(x.ndim, dim)
-    shifted = _shift(x, dim)
-    return saves_output(fn.sub(shifted, fn.log(fn.sum(fn.exp(shifted), dim, keepdim=True))))
+    return apply("log_softmax", x, dim=norm_dim(_softmax_dim(x.ndim, dim), x.ndim))
 
 
 @_public
 def softmax(input, dim=None, dtype=None):
-    """``exp(x) / sum(exp(x))`` along ``dim``, computed from the max-shifted values."""
+    """``exp(x) / sum(exp(x))`` along ``dim``; one op, whose gradient is torch's, from the
+    output."""
     x = input if dtype is None else fn.cast(input, dtype)
-    dim = _softmax_dim(x.ndim, dim)
-    e = fn.exp(_shift(x, dim))
-    return saves_output(fn.div(e, fn.sum(e, dim, keepdim=True)))
+    return apply("softmax", x, dim=norm_dim(_softmax_dim(x.ndim, dim), x.ndim))
 
 
 def _reduce(loss, reduction: str, denom=None):
@@ -390,3 +378,4 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 from gradc.nn.functional_activation import *  # noqa: E402, F403  (gelu, silu, one_hot, ...)
 from gradc.nn.functional_norm import *  # noqa: E402, F403  (batch_norm, layer_norm, embedding, ...)
+from gradc.nn.functional_pad import *  # noqa: E402, F403  (pad)

@@ -13,6 +13,7 @@ from gradc.ops import (  # noqa: F401
     reduce,
     scan,
     shape,
+    softmax,
 )
 from gradc.ops.table import OPS, Op, get_op, register
 

@@ -173,3 +173,14 @@ def _scatter_add(draw, small=False):
     if draw(st.booleans()):
         return (lambda b, s: b.scatter_add(dim, idx, s)), [base, src]
     return (lambda s: gradc.zeros_like(base).scatter_add(dim, idx, s)), [src]
+
+
+for _name in ("softmax", "log_softmax"):
+
+    @case(_name)
+    def _softmax(draw, small=False, _name=_name):
+        # second derivatives too: the rules are written with the output, which differentiates
+        # back through the op
+        x = _leaf(draw, _shape(draw, small))
+        dim = draw(st.integers(-max(x.ndim, 1), max(x.ndim, 1) - 1))
+        return (lambda x: getattr(x, _name)(dim)), [x]

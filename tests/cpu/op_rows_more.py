@@ -133,3 +133,15 @@ row("var", _op("var", dim=(1,), correction=1), [((N, 5), F32, "any")], "f32", rt
 row("cumsum", _op("cumsum", dim=1, reverse=True), [((N, 4, 3), F64, "any")], "reverse")
 row("cumsum", _op("cumsum", dim=0, reverse=True), [((N, 3), I64, "ints")], "reverse-i64-d0")
 row("var", _op("var", dim=None, correction=1), [((N, 3), F64, "any")], "dim-none")
+
+# softmax, log_softmax: over the batch (a symbolic length), inner and last dims, 0-d, an empty
+# dim, float32, and rows of ties with NaN and -inf in them (a NaN row stays NaN, a row of -inf
+# is NaN)
+for _name in ("softmax", "log_softmax"):
+    row(_name, _op(_name, dim=1), [((N, 4, 3), F64, "any")], "d1")
+    row(_name, _op(_name, dim=0), [((N, 3), F64, "any")], "d0-batch")
+    row(_name, _op(_name, dim=2), [((N, 2, 5), F64, "any")], "last")
+    row(_name, _op(_name, dim=0), [((), F64, "any")], "0d")
+    row(_name, _op(_name, dim=1), [((N, 0), F64, "any")], "empty-dim")
+    row(_name, _op(_name, dim=1), [((N, 5), F32, "any")], "f32", rtol=2e-6)
+    row(_name, lambda x, _n=_name: apply(_n, _nasty(x), dim=1), [((N, 4), F64, "ints")], "nan")

@@ -155,3 +155,23 @@ def test_max_pool2d_sends_a_window_of_minus_infs_to_its_first_tap_inside_the_inp
     x = leaf([[[[-math.inf, -math.inf], [-math.inf, 1.0]]]])
     F.max_pool2d(x, 2, stride=1, padding=1).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [[[[3, 1], [1, 4]]]])  # torch 2.13
+
+
+@pytest.mark.parametrize(
+    "fn, expect",
+    [
+        (F.log_softmax, [-0.9003906250001681] + [0.3003403587928543] * 3),
+        (F.softmax, [-2.9999999999988782] + [0.9999999999996257] * 3),
+    ],
+)
+def test_softmax_gradients_are_torchs_formulas_from_the_output(fn, expect):
+    # fuzzer finding (thorough profile): log() of a log_softmax entry of -2.8e-13 sends a
+    # cotangent of -3.6e12; through the composition's pieces the gradient cancelled to 1.4e-4
+    # relative off. torch computes ct - exp(out) * sum(ct) (softmax: out * (ct - sum(ct * out)))
+    x = gradc.tensor([30.0, 0.0, 0.0, 0.0], dtype=gradc.float64, requires_grad=True)
+    out = fn(x, 0)
+    out.log().sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), expect, rtol=1e-12)
+    assert out.grad_fn.name() == (
+        "LogSoftmaxBackward0" if fn is F.log_softmax else "SoftmaxBackward0"
+    )

@@ -32,5 +32,6 @@ from codegen.cpu.lowerings import (  # noqa: E402, F401
     reduce,
     scan,
     shape,
+    softmax,
     window,
 )
