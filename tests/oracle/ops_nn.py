@@ -1,4 +1,4 @@
-"""The fuzzer's nn families (softmax, losses, conv, pooling), in-place ops, and APIs gradc lacks."""
+"""The fuzzer's nn families (softmax, losses, conv, pooling, pad) and in-place ops."""
 
 from __future__ import annotations
 
@@ -133,8 +133,22 @@ def index(p: Program):
     assign(p, f"{x}[{key[f]}]", "advanced_index")
 
 
-@op("lacks", 1)
-def lacks(p: Program):
-    """torch APIs gradc does not have (yet): counted and listed by the test, never a mismatch."""
+@op("pad", 1)
+def pad(p: Program):
+    """F.pad in every mode: amounts up to what each mode allows (at times one past, to raise),
+    negative ones cropping in constant mode, a constant value now and then."""
     x = p.operand(min_ndim=1)
-    assign(p, f"F.pad({x}, (1, 1))", "pad")
+    shape = p.shape(x)
+    mode = p.draw(st.sampled_from(["constant", "constant", "reflect", "replicate", "circular"]))
+    k = p.draw(st.integers(1, min(len(shape), 2)))
+    amounts = []
+    for d in range(k):
+        n = shape[len(shape) - 1 - d]
+        low = -n if mode == "constant" else 0
+        amounts += [p.draw(st.integers(low, n + 1)) for _ in range(2)]
+    args = [repr(tuple(amounts))]
+    if mode != "constant":
+        args.append(f"mode={mode!r}")
+    elif p.draw(st.booleans()):
+        args.append(f"value={p.draw(SCALARS)!r}")
+    assign(p, f"F.pad({x}, {', '.join(args)})", "pad")
