@@ -144,11 +144,13 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 
 
 def _extreme_norm(red, a, dims, keep):
-    """``red(|x|)`` as torch differentiates it: a slice with a nan is nan and sends no
-    gradient (amax's own rule would give it nan everywhere), the others amax's tie rule."""
+    """``red(|x|)`` as torch differentiates it: a slice with a nan is nan and sends ``ct * 0``
+    to each entry (0, or nan for an inf or nan ``ct``: torch multiplies by its mask), the
+    others amax's tie rule. ``sum(|x| * 0)`` is that slice's nan with that gradient."""
     nan = apply("isnan", a)
     has_nan = fn.gt(fn.sum(fn.cast(nan, a.dtype), dims, keepdim=keep), 0)
-    return fn.where(has_nan, math.nan, red(fn.where(nan, 0.0, a), dims, keepdim=keep))
+    nan_slice = fn.sum(fn.mul(a, 0.0), dims, keepdim=keep)
+    return fn.where(has_nan, nan_slice, red(fn.where(nan, 0.0, a), dims, keepdim=keep))
 
 
 @_public

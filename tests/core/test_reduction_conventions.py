@@ -188,6 +188,19 @@ def test_an_inf_norm_slice_with_a_nan_sends_no_gradient(p):
     np.testing.assert_array_equal(x.grad.numpy(), expect)
 
 
+@pytest.mark.parametrize("ct", [nan, inf])
+def test_an_inf_norm_slice_with_a_nan_passes_a_nan_or_inf_cotangent_on_as_nan(ct):
+    # thorough-fuzzer finding: torch multiplies ct by its mask, so a nan (or inf) ct reaches
+    # every entry of a nan slice as nan; a finite ct gives 0 (the test above)
+    x = leaf([[1.0, nan, -3.0], [2.0, -2.0, 0.0]])
+    x.norm(p=inf).backward(gradc.tensor(ct, dtype=gradc.float64))
+    assert np.isnan(x.grad.numpy()).all()
+    y = leaf([[1.0, nan, -3.0], [2.0, -2.0, 0.0]])
+    y.norm(p=inf, dim=1).backward(gradc.tensor([ct, 1.0], dtype=gradc.float64))
+    assert np.isnan(y.grad.numpy()[0]).all()
+    np.testing.assert_array_equal(y.grad.numpy()[1], [0.5, -0.5, 0.0])
+
+
 def test_logsumexp_over_an_empty_dim_is_minus_inf():
     x = gradc.zeros(0, 2, dtype=gradc.float64, requires_grad=True)
     out = gradc.logsumexp(x, 0)
