@@ -114,14 +114,27 @@ def pool(p: Program):
 
 @op("inplace", 3)
 def inplace(p: Program):
-    """In-place ops on a fresh non-leaf (``x * 1``): not a view, not saved by anyone."""
-    x = p.operand()
-    (y,) = assign(p, f"{x} * 1", "mul")
-    if p.done:
-        return
+    """In-place ops on a fresh non-leaf (``x * 1``), on a view of one (the base's history
+    changes), or on any tensor the program made (earlier ops may have saved it: backward must
+    then raise as torch's does; a leaf that requires grad must raise at once)."""
+    where = p.draw(st.sampled_from(["fresh", "view", "existing"]))
+    if where == "existing":
+        target = p.pick("f")
+        if target is None:
+            return
+    else:
+        x = p.operand(min_ndim=1 if where == "view" else 0)
+        (target,) = assign(p, f"{x} * 1", "mul")
+        if p.done:
+            return
+        if where == "view":
+            nd = len(p.shape(target))
+            views = [f"{target}[0]", f"{target}[..., :1]", f"{target}.unsqueeze(0)"]
+            views += [f"{target}.t()"] if nd == 2 else []
+            target = p.draw(st.sampled_from(views))
     f = p.draw(st.sampled_from(["add_", "sub_", "mul_", "div_", "clamp_", "relu_", "zero_"]))
     arg = {"clamp_": "min=0.0", "relu_": "", "zero_": ""}.get(f, repr(p.draw(SCALARS)))
-    p.run(f"{y}.{f}({arg})", f)
+    p.run(f"{target}.{f}({arg})", f)
 
 
 @op("index", 1)

@@ -3,8 +3,8 @@ torch (values, gradients and their None-ness, shapes, dtypes, raising or not).
 
 Runs when torch is importable (``pip install -e ".[oracle]"``). Program counts: 1,000 in CI,
 20,000 with ``HYPOTHESIS_PROFILE=thorough``, 300 otherwise; ``GRADC_ORACLE_PROGRAMS=N``
-overrides. ``GRADC_ORACLE_INPLACE=1`` adds in-place ops (kept out by default while the
-in-place rules are being reworked). A mismatch fails with the program as a pytest function.
+overrides. In-place ops (on fresh tensors, on views of them, on tensors earlier ops saved) are
+drawn unless ``GRADC_ORACLE_INPLACE=0``. A mismatch fails with the program as a pytest function.
 
 Known differences are steered around where they are drawn, each with its reason: torch's
 x ** 0.5 as sqrt (ops.py, binary), signed-zero ties in maximum (extremum) and in k=1 matmul
@@ -77,7 +77,7 @@ def check(lines, leaves):
     suppress_health_check=list(HealthCheck),
     print_blob=True,
 )
-@given(programs(inplace=bool(os.environ.get("GRADC_ORACLE_INPLACE"))))
+@given(programs(inplace=os.environ.get("GRADC_ORACLE_INPLACE", "1") != "0"))
 def _programs_match_torch(program):
     check(*program)
 
