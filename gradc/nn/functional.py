@@ -373,7 +373,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if weight is not None:
         w = fn.as_tensor(weight, dtype=input.dtype)
         logp = fn.mul(logp, fn.reshape(w, (-1,) + (1,) * (input.ndim - dim - 1)))
-    return _reduce(fn.neg(fn.sum(fn.mul(logp, target), dim)), reduction)
+    # negated after reducing, as torch's -(input * target).sum(): a loss of 0 is -0.0 there
+    return fn.neg(_reduce(fn.sum(fn.mul(logp, target), dim), reduction))
 
 
 from gradc.nn.functional_activation import *  # noqa: E402, F403  (gelu, silu, one_hot, ...)

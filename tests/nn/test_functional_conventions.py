@@ -175,3 +175,11 @@ def test_softmax_gradients_are_torchs_formulas_from_the_output(fn, expect):
     assert out.grad_fn.name() == (
         "LogSoftmaxBackward0" if fn is F.log_softmax else "SoftmaxBackward0"
     )
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_probability_target_loss_of_zero_is_minus_zero_as_torchs(reduction):
+    # thorough-fuzzer finding: torch negates after the sum, so 0.5 / loss is -inf, not inf
+    x, p = gradc.tensor([0.0], dtype=gradc.float64), gradc.tensor([1.0], dtype=gradc.float64)
+    loss = F.cross_entropy(x, p, reduction=reduction)
+    assert loss.item() == 0.0 and math.copysign(1.0, loss.item()) == -1.0
