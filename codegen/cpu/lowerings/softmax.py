@@ -17,25 +17,23 @@ def _softmax(w, node, ins, out):
     n = "1" if scalar else w.dim(x.type.shape[dim])
     with w.loops(outer) as idx:
         m, s, t, v = w.fresh("m"), w.fresh("s"), w.fresh("t"), w.fresh("v")
-
-        def at():
-            return w.index([] if scalar else idx[:dim] + [t] + idx[dim:])
-
+        at = w.index([] if scalar else idx[:dim] + [t] + idx[dim:])  # each row loop runs t
+        x_at, o_at = a + at, out + at
         w.line(f"{m} = {w.convert('-np.inf', dt)}")
         with w.block(f"for {t} in range({n}):"):
-            w.line(f"{v} = {a}{at()}")
+            w.line(f"{v} = {x_at}")
             with w.block(f"if {v} > {m} or {v} != {v}:"):  # a NaN stays the max
                 w.line(f"{m} = {v}")
         w.line(f"{s} = 0.0")
         with w.block(f"for {t} in range({n}):"):
             if log:
-                w.line(f"{s} += np.exp(np.float64({a}{at()} - {m}))")
+                w.line(f"{s} += np.exp(np.float64({x_at} - {m}))")
             else:
-                w.line(f"{v} = np.exp({a}{at()} - {m})")
-                w.line(f"{out}{at()} = {v}")
+                w.line(f"{v} = np.exp({x_at} - {m})")
+                w.line(f"{o_at} = {v}")
                 w.line(f"{s} += np.float64({v})")
+        if log:
+            w.line(f"{s} = {w.convert(f'np.log({s})', dt)}")
         with w.block(f"for {t} in range({n}):"):
-            if log:
-                w.line(f"{out}{at()} = {a}{at()} - {m} - {w.convert(f'np.log({s})', dt)}")
-            else:
-                w.line(f"{out}{at()} = {w.convert(f'{out}{at()} / {s}', dt)}")
+            value = f"{x_at} - {m} - {s}" if log else w.convert(f"{o_at} / {s}", dt)
+            w.line(f"{o_at} = {value}")
