@@ -103,8 +103,14 @@ def clamp_max(x, max):
 
 @_public
 def pow(x, exponent):
-    """``x ** exponent``; either may be a Python number."""
-    return apply("pow", x, exponent)
+    """``x ** exponent``; either may be a Python number. With a tensor exponent torch saves the
+    result (its exponent gradient reads it), so writing to it in place makes backward raise."""
+    out = apply("pow", x, exponent)
+    if isinstance(exponent, _tensor_cls()):
+        from gradc.autograd.saved import saves_output
+
+        saves_output(out)
+    return out
 
 
 @_public

@@ -197,3 +197,23 @@ def test_every_differentiable_table_op_says_what_its_rules_read():
             if rule is not None:
                 got = reads(op, i)
                 assert all(r == OUT or isinstance(r, int) for r in got), op.name
+
+
+@pytest.mark.parametrize("form", ["tensor ** tensor", "number ** tensor", "tensor ** number"])
+def test_pow_with_a_tensor_exponent_saves_its_result_as_torchs(form):
+    # fuzzer finding: torch's PowBackward1/2 save the result (the exponent's gradient reads
+    # it), so an in-place write to it makes backward raise; x ** 2.0 saves only x
+    x = gradc.tensor([1.5, 2.0], dtype=gradc.float64, requires_grad=True)
+    y = gradc.tensor([2.0, 3.0], dtype=gradc.float64)
+    v = {
+        "tensor ** tensor": lambda: x**y,
+        "number ** tensor": lambda: 2.0**x,
+        "tensor ** number": lambda: x**2.0,
+    }[form]()
+    v.add_(1.0)
+    if form == "tensor ** number":
+        v.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
+    else:
+        with pytest.raises(gradc.errors.AutogradError, match="modified by an in-place"):
+            v.sum().backward()
