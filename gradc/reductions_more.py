@@ -13,6 +13,7 @@ import math
 
 from gradc import dtypes
 from gradc import functions as fn
+from gradc.autograd.saved import saves_output
 from gradc.dispatch import apply
 from gradc.errors import DTypeError, GradcError, ShapeError, with_op_context
 from gradc.reductions import reduce_dims
@@ -83,7 +84,8 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     """``sqrt(var(...))``; see ``var``. Where the deviations are all 0 the gradient is 0, as
     torch's (not sqrt's inf times 0)."""
-    return _safe_sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    # torch's std, norm and logsumexp save their result: writing to it makes backward raise
+    return saves_output(_safe_sqrt(var(input, dim, unbiased, keepdim, correction=correction)))
 
 
 @_public
@@ -114,7 +116,11 @@ def _safe_sqrt(s):
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector norm over ``dim`` (all elements by default): ``p`` = 2 or ``"fro"`` (Euclidean),
     1, ``inf``, ``-inf``, 0 (count of nonzeros) or any other number (``sum |x|^p ^ (1/p)``).
-    The gradient at the origin is 0, as torch's."""
+    The gradient at the origin is 0, as torch's; the result is saved, as torch's."""
+    return saves_output(_norm(input, p, dim, keepdim, dtype))
+
+
+def _norm(input, p, dim, keepdim, dtype):
     if dtype is not None:
         input = fn.cast(input, dtype)
     _floating(input, "norm")
@@ -170,7 +176,7 @@ def logsumexp(input, dim, keepdim=False):
         m = fn.where(apply("isinf", m), 0.0, m)  # no finite entry: no shift
     s = fn.sum(fn.exp(fn.sub(input, m)), dims, keepdim=True)
     out = fn.add(fn.log(s), m)
-    return out if keepdim else fn.squeeze(out, dims)
+    return saves_output(out if keepdim else fn.squeeze(out, dims))
 
 
 @_public

@@ -31,6 +31,7 @@ READS: dict[str, object] = {
     "conv2d": {0: (1,), 1: (0,), 2: ()},
     "avg_pool2d": (),
     "avg_pool2d_backward": (),
+    "prod": (0, OUT),  # torch's prod saves its result too
     "softmax": (OUT,),
     "log_softmax": (OUT,),
 }

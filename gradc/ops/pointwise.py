@@ -158,6 +158,11 @@ FROM_OUTPUT = {
     # torch's threshold_backward: 0 where out <= 0, ct elsewhere (nan included; an inf ct
     # times an exact 0 branch stays 0)
     "relu": lambda c, o: sp.Piecewise((0, o <= 0), (c, True)),
+    "expm1": lambda c, o: c * (o + 1),
+    "exp2": lambda c, o: c * o * sp.log(2),
+    "reciprocal": lambda c, o: -c * (o * o),
+    "rsqrt": lambda c, o: -c * o**3 / 2,
+    "tan": lambda c, o: c * (1 + o**2),
 }
 
 

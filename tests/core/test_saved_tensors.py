@@ -3,6 +3,8 @@ torch's errors for in-place writes, without false alarms. Expected numbers are t
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -217,3 +219,33 @@ def test_pow_with_a_tensor_exponent_saves_its_result_as_torchs(form):
     else:
         with pytest.raises(gradc.errors.AutogradError, match="modified by an in-place"):
             v.sum().backward()
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "x.std()",
+        "x.norm()",
+        "x.norm(p=1)",
+        "x.norm(p=3)",
+        "x.norm(p=math.inf)",
+        "x.logsumexp(0)",
+        "x.prod()",
+        "x.expm1()",
+        "x.exp2()",
+        "x.reciprocal()",
+        "x.rsqrt()",
+        "x.tan()",
+    ],
+)
+def test_ops_torch_saves_the_result_of_refuse_a_backward_after_it_is_written(expr):
+    # fuzzer finding (in-place ops on earlier results): torch's backward of these reads the
+    # result, so writing to it in place makes backward raise; var reads only its input
+    x = gradc.tensor([0.5, 0.7], dtype=gradc.float64, requires_grad=True)
+    v = eval(expr, {"x": x, "math": math})
+    v.add_(1.0)
+    with pytest.raises(gradc.errors.AutogradError, match="modified by an in-place"):
+        v.sum().backward()
+    w = x.var()
+    w.add_(1.0)
+    w.backward()
