@@ -10,7 +10,9 @@ Known differences are steered around where they are drawn, each with its reason:
 x ** 0.5 as sqrt (ops.py, binary), signed-zero ties in maximum (extremum) and in k=1 matmul
 (matmul), var/std over dim=() and torch's p=0 norm gradient (ops_more.py, stats), -0.0 inputs
 (programs.py). After a backward both refuse, the .grad left behind is not compared: it depends
-on the order each engine runs its nodes in (harness.py).
+on the order each engine runs its nodes in (harness.py). Last thorough run
+(HYPOTHESIS_PROFILE=thorough, 2026-12-04, in-place ops and F.pad drawn): 20,000 programs,
+0 mismatches, 5,197 raising on both, none needing an API gradc lacks.
 """
 
 from __future__ import annotations
