@@ -3,8 +3,9 @@
 torch raises when a tensor its backward *saved* was modified in place since; a tensor it did
 not save (the input of ``sum``, of a view, of ``add``) may change freely. gradc keeps every input
 but checks only what the rules of the inputs that need a gradient read: for sympy pointwise ops
-that is derived from the derivative (exp, tanh, sigmoid, sqrt and relu read their output, as
-torch's do: ``pointwise.FROM_OUTPUT``); other ops are listed here by name.
+that is derived from the derivative (the ops of ``pointwise.FROM_OUTPUT``, exp, tanh, rsqrt,
+..., read their output, as torch's do); other ops are listed here by name, and compositions
+whose torch counterpart saves its result say so with ``saves_output``.
 """
 
 from __future__ import annotations

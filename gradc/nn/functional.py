@@ -259,18 +259,19 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return fn.mul(input, keep)
 
 
-def _softmax_dim(ndim: int, dim):
-    """torch's legacy implicit dim: 0 for 0-, 1- and 3-D inputs, else 1."""
-    if dim is not None:
-        return dim
-    return 0 if ndim in (0, 1, 3) else 1
+def _softmax_dim(ndim: int, dim) -> int:
+    """``dim`` made non-negative; torch's legacy implicit dim when None: 0 for 0-, 1- and 3-D
+    inputs, else 1."""
+    if dim is None:
+        dim = 0 if ndim in (0, 1, 3) else 1
+    return norm_dim(dim, ndim)
 
 
 @_public
 def log_softmax(input, dim=None, dtype=None):
     """``x - logsumexp(x)`` along ``dim``; one op, whose gradient is torch's, from the output."""
     x = input if dtype is None else fn.cast(input, dtype)
-    return apply("log_softmax", x, dim=norm_dim(_softmax_dim(x.ndim, dim), x.ndim))
+    return apply("log_softmax", x, dim=_softmax_dim(x.ndim, dim))
 
 
 @_public
@@ -278,7 +279,7 @@ def softmax(input, dim=None, dtype=None):
     """``exp(x) / sum(exp(x))`` along ``dim``; one op, whose gradient is torch's, from the
     output."""
     x = input if dtype is None else fn.cast(input, dtype)
-    return apply("softmax", x, dim=norm_dim(_softmax_dim(x.ndim, dim), x.ndim))
+    return apply("softmax", x, dim=_softmax_dim(x.ndim, dim))
 
 
 def _reduce(loss, reduction: str, denom=None):

@@ -74,8 +74,8 @@ def _source(mode, n, left, right):
 
 def _pad_dim(x, dim, left, right, mode, value):
     n = x.shape[dim]
+    kept = n - max(-left, 0) - max(-right, 0)  # what negative amounts leave of the dim
     if mode == "constant":
-        kept = n - max(-left, 0) - max(-right, 0)
         if isinstance(kept, int) and kept < 0:
             raise ShapeError(
                 f"padding ({left}, {right}) crops more than the {n} entries of dim {dim}"
@@ -94,7 +94,6 @@ def _pad_dim(x, dim, left, right, mode, value):
         raise ShapeError(
             f"reflect padding ({left}, {right}) should be less than the size {n} of dim {dim}"
         )
-    kept = n - max(-left, 0) - max(-right, 0)  # what a negative amount leaves to wrap around
     if mode == "circular" and (left > kept or right > kept):
         raise ShapeError(
             f"circular padding ({left}, {right}) of dim {dim} of size {n} wraps around more "
@@ -115,11 +114,7 @@ def pad(input, pad, mode="constant", value=None):
     _check(input, pad, mode)
     if mode != "constant" and value is not None:
         raise ArgumentError(f'Padding mode "{mode}" doesn\'t take in value argument')
-    value = 0 if value is None else value
-    if input.dtype is dtypes.bool_:
-        value = bool(value)
-    elif not input.dtype.is_floating_point:
-        value = int(value)
+    value = 0 if value is None else value  # full() casts it to the input's dtype, as torch
     out = input
     for k in range(len(pad) // 2):
         out = _pad_dim(out, input.ndim - 1 - k, pad[2 * k], pad[2 * k + 1], mode, value)
