@@ -6,17 +6,24 @@ One file per key, ``<dir>/gradc_<key>.py``, written atomically (a temporary file
 ``os.replace``), so processes compiling the same program at once both succeed. The last line is
 a checksum of everything above it; an entry that fails it (corrupt, half-written, edited) is
 rebuilt with a warning, not trusted.
+
+A program's manifest (``gradc_m_<key>.npz``: its module's key, its kernel modules, its constants)
+lets a later process find the modules by the graph the user traced, before any pass has run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import sys
 import tempfile
 import warnings
+import zipfile
 from pathlib import Path
+
+import numpy as np
 
 _CHECK = "# gradc-checksum "
 
@@ -110,10 +117,40 @@ def load(key: str, text: str, directory: Path | None = None, deps: dict | None =
     for k, t in (deps or {}).items():
         load(k, t, directory)
     path, content = store(key, text, directory)
+    return _import(path), path, content
+
+
+def load_stored(key: str, deps: list[str], directory: Path | None = None):
+    """``load`` without the texts, for modules already on disk: ``(module, path, content,
+    dep_contents)``, or None when any file is missing or fails its checksum (the caller then
+    generates the texts and ``load`` rewrites the file with a warning)."""
+    directory = directory or cache_dir()
+    found = []
+    for k in (*deps, key):
+        path = directory / f"gradc_{k}.py"
+        try:
+            content = path.read_text()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if not _intact(content):
+            return None
+        found.append((path, content))
+    for path, _ in found:
+        _import(path)
+    path, content = found[-1]
+    return sys.modules[path.stem], path, content, [c for _, c in found[:-1]]
+
+
+def body(content: str) -> str:
+    """A cached file's text as generated: without its checksum line."""
+    return content.rpartition(_CHECK)[0] if _CHECK in content else content
+
+
+def _import(path: Path):
     name = path.stem
     module = sys.modules.get(name)
     if module is not None and getattr(module, "__file__", None) == str(path):
-        return module, path, content
+        return module
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     # numba's cache rebuilds a function's environment by importing its module by name
@@ -123,4 +160,40 @@ def load(key: str, text: str, directory: Path | None = None, deps: dict | None =
     except BaseException:
         del sys.modules[name]
         raise
-    return module, path, content
+    return module
+
+
+def store_manifest(key: str, meta: dict, arrays: list, directory: Path | None = None) -> Path:
+    """Write ``gradc_m_<key>.npz``: ``meta`` (JSON) and ``arrays`` (numeric, no pickles),
+    atomically as the modules are."""
+    directory = directory or cache_dir()
+    path = directory / f"gradc_m_{key}.npz"
+    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            named = {f"a{k}": a for k, a in enumerate(arrays)}
+            np.savez(f, meta=np.array(json.dumps(meta)), **named)
+        os.replace(tmp, path)
+    except BaseException:
+        with _suppress():
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_manifest(key: str, directory: Path | None = None) -> tuple[dict, list] | None:
+    """``(meta, arrays)`` from ``gradc_m_<key>.npz``; None when there is none. One that cannot
+    be read is reported with a ``CacheWarning`` and treated as absent (it is rewritten)."""
+    path = (directory or cache_dir()) / f"gradc_m_{key}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            arrays = [z[f"a{k}"] for k in range(len(z.files) - 1)]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        warnings.warn(
+            f"gradc cache entry {path} is unreadable ({e}); rebuilding", CacheWarning, stacklevel=3
+        )
+        return None
+    return meta, arrays

@@ -121,3 +121,80 @@ def test_key_ignores_source_lines_but_not_ops():
     c = gradc.trace(lambda x: x.tanh(), spec)
     assert a.nodes[0].loc != b.nodes[0].loc
     assert cache_key(a)[0] == cache_key(b)[0] != cache_key(c)[0]
+
+
+def _fresh_process():
+    """What a new process starts with: no program imported, no manifest read."""
+    from gradc.lowering import _FOUND
+
+    _LOADED.clear()
+    _FOUND.clear()
+    for name in [m for m in sys.modules if m.startswith("gradc_")]:
+        del sys.modules[name]
+
+
+def _no_passes(*a, **k):
+    raise AssertionError("a warm start ran the passes")
+
+
+def test_warm_start_finds_the_program_by_its_traced_graph(tmp_path, monkeypatch):
+    """A later process runs no pass and no code generation: the manifest names the modules."""
+    import codegen.cpu.module
+    import gradc.passes
+
+    monkeypatch.setenv("GRADC_CACHE_DIR", str(tmp_path))
+    c = np.linspace(0, 1, 40)
+    spec = gradc.TensorSpec((gradc.Dim("N"), 40), gradc.float64)
+    g = gradc.trace(lambda x: (x * c).relu().sum((1,)) * 2, spec)
+    p = gradc.lower(g)
+    (manifest,) = tmp_path.rglob("gradc_m_*.npz")
+    _fresh_process()
+    with monkeypatch.context() as m:
+        m.setattr(gradc.passes, "optimize", _no_passes)
+        m.setattr(codegen.cpu.module, "generate", _no_passes)
+        q = gradc.lower(g)
+    x = np.linspace(-1, 1, 120).reshape(3, 40)
+    np.testing.assert_allclose(q(x)[0], np.maximum(x * c, 0).sum(1) * 2, rtol=1e-12)
+    assert (q.path, q.key, q.source) == (p.path, p.key, p.source)
+    assert str(q.graph) == str(p.graph) and len(q.plan.kernels) == len(p.plan.kernels)  # remade
+
+
+def test_a_constant_of_other_values_is_another_program(tmp_path, monkeypatch):
+    """The key holds every constant in full: the manifest stores their values."""
+    monkeypatch.setenv("GRADC_CACHE_DIR", str(tmp_path))
+    spec = gradc.TensorSpec((gradc.Dim("N"), 30), gradc.float64)
+    x = np.ones((2, 30))
+    for k in range(2):
+        c = np.arange(30.0) + k
+        _fresh_process()
+        p = gradc.lower(gradc.trace(lambda x, c=c: x * c + 1, spec))
+        np.testing.assert_allclose(p(x)[0], x * c + 1, rtol=1e-12)
+    assert len(list(tmp_path.rglob("gradc_m_*.npz"))) == 2
+
+
+def test_corrupt_manifest_is_rebuilt_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADC_CACHE_DIR", str(tmp_path))
+    g = gradc.trace(lambda x: x.sin() * 2, gradc.TensorSpec((gradc.Dim("N"), 2), gradc.float64))
+    gradc.lower(g)
+    (manifest,) = tmp_path.rglob("gradc_m_*.npz")
+    manifest.write_bytes(manifest.read_bytes()[:40])
+    _fresh_process()
+    with pytest.warns(runtime.CacheWarning, match="unreadable"):
+        q = gradc.lower(g)
+    x = np.linspace(-1, 1, 6).reshape(3, 2)
+    np.testing.assert_allclose(q(x)[0], np.sin(x) * 2, rtol=1e-12)
+    _fresh_process()
+    key = manifest.stem.removeprefix("gradc_m_")
+    assert runtime.load_manifest(key, manifest.parent) is not None  # rewritten
+
+
+def test_missing_module_behind_a_manifest_is_generated_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADC_CACHE_DIR", str(tmp_path))
+    g = gradc.trace(lambda x: x.cos() + 3, gradc.TensorSpec((gradc.Dim("N"), 2), gradc.float64))
+    p = gradc.lower(g)
+    p.path.unlink()
+    _fresh_process()
+    q = gradc.lower(g)
+    assert q.path == p.path and p.path.exists()
+    x = np.linspace(-1, 1, 6).reshape(3, 2)
+    np.testing.assert_allclose(q(x)[0], np.cos(x) + 3, rtol=1e-12)
