@@ -25,6 +25,9 @@ from codegen.exprs import CodegenError, int_code
 from gradc.ir.printer import format_node
 
 JIT = 'cache=True, nogil=True, error_model="numpy"'
+# A lowering that sets ``Writer.reassociate``: its sums vectorise. No flag that assumes away NaN,
+# inf or signed zeros.
+REASSOCIATE = ', fastmath={"reassoc", "contract"}'
 
 
 @dataclass
@@ -227,7 +230,7 @@ def kernel_source(kernel, same: dict | None = None, hoist: bool = True) -> Kerne
             f"SIGNATURE = nt.void({', '.join(types)})",
             "",
             "",
-            f"@njit(SIGNATURE, {JIT})",
+            f"@njit(SIGNATURE, {JIT}{REASSOCIATE if w.reassociate else ''})",
             f"def kernel({', '.join(params)}):",
             *comments,
             *(w.lines or ["    pass"]),

@@ -43,6 +43,7 @@ class Writer:
         self.prealloc = set(prealloc)
         self.hoist = hoist
         self.scratch: list[tuple[str, tuple, str]] = []
+        self.reassociate = False  # a lowering's sums may be reordered (fastmath reassoc, contract)
         self.lines: list[str] = []
         self.depth = indent
         self._fresh = 0

@@ -212,6 +212,9 @@ def _conv_rows(x, w, bias, label, **attrs):
 
 _conv_rows((3, 7, 6), (4, 3, 3, 2), True, "strided", stride=(2, 1), padding=(1, 0), dilation=(1, 2))
 _conv_rows((4, 5, 5), (6, 2, 3, 3), False, "groups", padding=(1, 1), groups=2)
+# few taps (conv_small's wide loops); many taps in chunks of 4 images (im2col, 2 chunks at n2)
+_conv_rows((2, 6, 7), (3, 2, 2, 3), True, "small taps", dilation=(2, 1))
+_conv_rows((3, 24, 22), (2, 3, 5, 5), True, "chunked")
 
 
 # ---- pooling ---------------------------------------------------------------------------------

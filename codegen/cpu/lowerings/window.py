@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 
-from codegen.cpu.lowerings import im2col, lowering
+from codegen.cpu.lowerings import conv_small, im2col, lowering
 
 
 def _pos(o: str, stride: int, pad: int, k: str, dilation: int) -> str:
@@ -61,6 +61,8 @@ def _gemm(node) -> bool:
 def _conv2d(w, node, ins, out, epilogue=None):
     """``epilogue(n)``, if given, emits the pointwise chain after the convolution for image
     ``n`` (bias + relu while the image is in cache)."""
+    if _gemm(node) and conv_small.applies(node, *node.inputs[1].type.shape[2:]):
+        return conv_small.conv2d(w, node, ins, out, epilogue)
     if _gemm(node):
         return im2col.conv2d(w, node, ins, out, epilogue)
     _direct_conv2d(w, node, ins, out)
@@ -118,6 +120,8 @@ def _conv2d_input_grad(w, node, ins, out):
 
 @lowering("conv2d_weight_grad")
 def _conv2d_weight_grad(w, node, ins, out):
+    if _gemm(node) and conv_small.applies(node, *node.attrs["kernel_size"]):
+        return conv_small.conv2d_weight_grad(w, node, ins, out)
     if _gemm(node):
         return im2col.conv2d_weight_grad(w, node, ins, out)
     x, ct = ins
