@@ -85,6 +85,12 @@ class _suppress:
 def store(key: str, text: str, directory: Path | None = None) -> tuple[Path, str]:
     """The path of the module for ``key`` and its content; written unless an intact file is
     there already (a corrupt one is rewritten with a ``CacheWarning``)."""
+    path, content, _ = _store(key, text, directory)
+    return path, content
+
+
+def _store(key: str, text: str, directory: Path | None) -> tuple[Path, str, bool]:
+    """``store``, and whether the file was written now (so nothing has compiled it yet)."""
     directory = directory or cache_dir()
     path = directory / f"gradc_{key}.py"
     try:
@@ -105,7 +111,8 @@ def store(key: str, text: str, directory: Path | None = None) -> tuple[Path, str
     if content is None:
         content = _seal(text)
         _write(path, content)
-    return path, content
+        return path, content, True
+    return path, content, False
 
 
 def load(key: str, text: str, directory: Path | None = None, deps: dict | None = None):
@@ -113,9 +120,17 @@ def load(key: str, text: str, directory: Path | None = None, deps: dict | None =
     ``(module, path, content)``. ``content`` is the file exactly as it was compiled.
 
     ``deps`` (``key -> text``) are modules it imports by name (``gradc_<key>``): loaded first,
-    each its own cached file, so programs sharing one share its compiled code."""
+    each its own cached file, so programs sharing one share its compiled code. Those written
+    now are compiled in parallel processes where there are enough (``runtime.precompile``)."""
+    from runtime.precompile import precompile
+
+    fresh, old = [], []
     for k, t in (deps or {}).items():
-        load(k, t, directory)
+        path, _, written = _store(k, t, directory)
+        (fresh if written else old).append(path)
+    precompile(fresh, _import)
+    for path in old:
+        _import(path)
     path, content = store(key, text, directory)
     return _import(path), path, content
 

@@ -14,6 +14,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # what tests check, and LLVM time is most of a compile), into a disk cache private to the session.
 os.environ.setdefault("NUMBA_OPT", "0")  # read when numba first compiles; gradc never imports it
 os.environ.setdefault("GRADC_CACHE_DIR", tempfile.mkdtemp(prefix="gradc-test-cache-"))
+# Kernels compile in the test's own process: two pytest workers already use both cores, and a
+# compile worker costs ~0.5 s to start (tests/cpu/test_precompile.py sets it where it tests it).
+os.environ.setdefault("GRADC_COMPILE_JOBS", "1")
 
 from hypothesis import HealthCheck, settings
 
