@@ -107,9 +107,12 @@ class Writer:
         self.line(f"{out}[...] = 0")
 
     def copy(self, out: str, v, src: str) -> None:
-        """``out`` (of ``v``'s type) a copy of the array ``src``, to update in place after."""
+        """``out`` (of ``v``'s type) a copy of the array ``src``, to update in place after;
+        element by element (numba takes seconds to compile ``out[...] = src``)."""
         self.empty(out, v)
-        self.line(f"{out}[...] = {src}")
+        with self.loops([self.dim(d) for d in v.type.shape]) as idx:
+            at = self.index(idx)
+            self.line(f"{out}{at} = {src}{at}")
 
     def assign(self, out: str, code: str) -> None:
         """``out`` holds the array ``code`` computes: a copy into a handed-in array, else the

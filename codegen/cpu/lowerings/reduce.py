@@ -81,8 +81,10 @@ def emit_reduce(w, node, out, value_at) -> None:
     with w.loops(shape) as idx:
         o = buf + w.index([i for i in out_index(idx) if i is not None])
         _combine(w, op, o, value_at(idx), acc_dt)
-    if buf != out:
-        w.line(f"{out}[...] = {buf}")
+    if buf != out:  # element by element: numba takes seconds to compile an array assignment
+        with w.loops([w.dim(d) for d in node.out.type.shape]) as idx:
+            at = w.index(idx)
+            w.line(f"{out}{at} = {w.convert(buf + at, dt)}")
 
 
 def _combine(w, op: str, acc: str, code: str, acc_dt: str) -> None:
