@@ -176,6 +176,8 @@ row(
     "0d",
 )
 row("sum", _op("sum", dim=(1,), keepdim=True), [((N, 5), F32, "any")], "f32", rtol=2e-6)
+# a bias gradient's shape: lanes along the last dim (reduce.py's _lanes)
+row("sum", _op("sum", dim=(0, 2, 3)), [((N, 3, 2, 7), F32, "any")], "f32-lanes", rtol=2e-6)
 for _name in ("argmax", "argmin"):
     row(_name, _op(_name, dim=1), [((N, 4, 3), F64, "ints")], "d1")
     row(_name, _op(_name, dim=0, keepdim=True), [((N, 3), I64, "ints")], "d0k")
