@@ -122,7 +122,7 @@ def kernel_module_name(text: str) -> str:
 
 
 _LOADED: dict = {}  # key -> (module, path, content, {kernel module: text}): one import per process
-_FOUND: dict = {}  # traced key -> (key, manifest meta, constants): manifests read this process
+_FOUND: dict = {}  # traced key -> (manifest meta, constants): manifests read by this process
 
 
 class Program:
