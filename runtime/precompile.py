@@ -73,6 +73,10 @@ def precompile(paths: list[Path], load) -> None:
     try:
         for p in paths:
             load(p)
+    except BaseException:  # numba writes its cache files whole (a temporary, then a rename)
+        for w in workers:
+            w.kill()
+        raise
     finally:
         for w in workers:
             w.wait()
