@@ -20,7 +20,12 @@ MIN_BATCH = 8
 
 
 def threads() -> int:
-    env = os.environ.get("GRADC_THREADS")
+    return cores("GRADC_THREADS")
+
+
+def cores(setting: str) -> int:
+    """The environment variable ``setting`` if set, else the cores this process may use."""
+    env = os.environ.get(setting)
     if env:
         return max(1, int(env))
     try:

@@ -18,30 +18,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+from runtime.parallel import cores
+
 MIN_MODULES = 6  # fewer new modules compile in the caller: a worker costs ~0.5 s to start
 
 _CHILD = """
-import importlib.util, sys
+import sys
+from pathlib import Path
+
+from runtime.cache import _import
+
 for path in sys.argv[1:]:
-    name = path.rpartition("/")[2][:-3]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        _import(Path(path))
     except Exception:
         pass  # the caller compiles it again and raises
 """
 
 
 def jobs() -> int:
-    env = os.environ.get("GRADC_COMPILE_JOBS")
-    if env:
-        return max(1, int(env))
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    return cores("GRADC_COMPILE_JOBS")
 
 
 def precompile(paths: list[Path], load) -> None:
