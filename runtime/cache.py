@@ -13,6 +13,7 @@ lets a later process find the modules by the graph the user traced, before any p
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -63,10 +64,17 @@ def _intact(content: str) -> bool:
 
 
 def _write(path: Path, content: str) -> None:
+    with _atomic(path, "w") as f:
+        f.write(content)
+
+
+@contextlib.contextmanager
+def _atomic(path: Path, mode: str):
+    """A file to write ``path`` through: a temporary beside it, renamed over it when whole."""
     fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(content)
+        with os.fdopen(fd, mode) as f:
+            yield f
         os.replace(tmp, path)
     except BaseException:
         with _suppress():
@@ -91,28 +99,29 @@ def store(key: str, text: str, directory: Path | None = None) -> tuple[Path, str
 
 def _store(key: str, text: str, directory: Path | None) -> tuple[Path, str, bool]:
     """``store``, and whether the file was written now (so nothing has compiled it yet)."""
-    directory = directory or cache_dir()
-    path = directory / f"gradc_{key}.py"
-    try:
-        content = path.read_text()
-    except FileNotFoundError:
-        content = None
-    except (OSError, UnicodeDecodeError) as e:
-        warnings.warn(
-            f"gradc cache entry {path} is unreadable ({e}); rebuilding", CacheWarning, stacklevel=3
-        )
-        content = None
-    else:
-        if not _intact(content):
-            warnings.warn(
-                f"gradc cache entry {path} is corrupt; rebuilding it", CacheWarning, stacklevel=3
-            )
-            content = None
+    path = (directory or cache_dir()) / f"gradc_{key}.py"
+    content, problem = _read(path)
+    if problem is not None:
+        warnings.warn(f"gradc cache entry {path} is {problem}", CacheWarning, stacklevel=3)
     if content is None:
         content = _seal(text)
         _write(path, content)
         return path, content, True
     return path, content, False
+
+
+def _read(path: Path) -> tuple[str | None, str | None]:
+    """``(content, None)`` for an intact module file; ``(None, None)`` when there is none;
+    ``(None, what is wrong)`` when it is unreadable or fails its checksum."""
+    try:
+        content = path.read_text()
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeDecodeError) as e:
+        return None, f"unreadable ({e}); rebuilding"
+    if not _intact(content):
+        return None, "corrupt; rebuilding it"
+    return content, None
 
 
 def load(key: str, text: str, directory: Path | None = None, deps: dict | None = None):
@@ -143,11 +152,8 @@ def load_stored(key: str, deps: list[str], directory: Path | None = None):
     found = []
     for k in (*deps, key):
         path = directory / f"gradc_{k}.py"
-        try:
-            content = path.read_text()
-        except (OSError, UnicodeDecodeError):
-            return None
-        if not _intact(content):
+        content, _ = _read(path)
+        if content is None:
             return None
         found.append((path, content))
     for path, _ in found:
@@ -181,18 +187,10 @@ def _import(path: Path):
 def store_manifest(key: str, meta: dict, arrays: list, directory: Path | None = None) -> Path:
     """Write ``gradc_m_<key>.npz``: ``meta`` (JSON) and ``arrays`` (numeric, no pickles),
     atomically as the modules are."""
-    directory = directory or cache_dir()
-    path = directory / f"gradc_m_{key}.npz"
-    fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            named = {f"a{k}": a for k, a in enumerate(arrays)}
-            np.savez(f, meta=np.array(json.dumps(meta)), **named)
-        os.replace(tmp, path)
-    except BaseException:
-        with _suppress():
-            os.unlink(tmp)
-        raise
+    path = (directory or cache_dir()) / f"gradc_m_{key}.npz"
+    with _atomic(path, "wb") as f:
+        named = {f"a{k}": a for k, a in enumerate(arrays)}
+        np.savez(f, meta=np.array(json.dumps(meta)), **named)
     return path
 
 
