@@ -88,12 +88,8 @@ def cache_key(graph, target: str = TARGET, donate: dict | None = None) -> tuple[
     donated outputs, versions and code generator; and a short hash of the graph alone for the
     header."""
     text = graph_text(graph)
-    exprs = sorted({f"{n.op.name}={n.op.expr}" for n in graph.nodes if n.op.kind == "pointwise"})
-    h = hashlib.sha256()
     extra = repr(sorted((donate or {}).items()))
-    for part in (text, *exprs, target, extra, _versions(), _codegen_digest()):
-        h.update(part.encode())
-        h.update(b"\0")
+    h = _hashed(text, *_pointwise(graph), target, extra, _versions(), _codegen_digest())
     return h.hexdigest(), hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -101,18 +97,28 @@ def traced_key(graph, target: str = TARGET, donate: dict | None = None, optimize
     """The key of a program by the graph before the passes (its manifest's name): the graph's
     text, its pointwise definitions and every array attribute in full (the printer abbreviates
     big constants), the lowering's options, versions and the whole compiler's source."""
-    h = hashlib.sha256()
-    exprs = sorted({f"{n.op.name}={n.op.expr}" for n in graph.nodes if n.op.kind == "pointwise"})
     extra = repr((sorted((donate or {}).items()), bool(optimize)))
-    for part in (graph_text(graph), *exprs, target, extra, _versions(), _compiler_digest()):
-        h.update(part.encode())
-        h.update(b"\0")
+    parts = (graph_text(graph), *_pointwise(graph), target, extra, _versions(), _compiler_digest())
+    h = _hashed(*parts)
     for n in graph.nodes:
         for k, a in n.attrs.items():
             if isinstance(a, np.ndarray | np.generic):
                 h.update(f"{k}{a.dtype.str}{a.shape}".encode())
                 h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
+
+
+def _pointwise(graph) -> list[str]:
+    """The definitions of the graph's pointwise ops (a user's op of an old name may change)."""
+    return sorted({f"{n.op.name}={n.op.expr}" for n in graph.nodes if n.op.kind == "pointwise"})
+
+
+def _hashed(*parts: str):
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode())
+        h.update(b"\0")
+    return h
 
 
 def kernel_module_name(text: str) -> str:
