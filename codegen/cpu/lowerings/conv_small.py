@@ -34,18 +34,22 @@ def applies(node, kh, kw) -> bool:
     )
 
 
-def _dims(w, image, out_or_ct, attrs, kh, kw):
-    """Bind the image and output dims, ``_Q`` and ``_OFF`` (each tap's offset into the flat
-    image channel); returns the taps ``[(c, i, j)]``."""
+def _dims(w, image, out_or_ct, attrs, kh, kw, dtype: str):
+    """Bind the image and output dims and ``_Q``, make the ``[O, Q]`` wide buffer and let the
+    kernel's sums be reordered; returns the taps ``[(c, i, j)]``, the dilation and the buffer."""
     n, c, h, wd = (w.dim(d) for d in image.type.shape)
     o, oh, ow = (w.dim(d) for d in out_or_ct.type.shape[1:])
     dh, dw = attrs.get("dilation", (1, 1))
     w.line(f"_N, _C, _H, _W = {n}, {c}, {h}, {wd}")
     w.line(f"_O, _OH, _OW = {o}, {oh}, {ow}")
     w.line("_Q = (_OH - 1) * _W + _OW")
+    w.reassociate = True
+    wide = w.fresh("wide")
+    _, o_, oh_, ow_ = out_or_ct.type.shape
+    w.buffer(wide, (o_, (oh_ - 1) * image.type.shape[3] + ow_), dtype)
     channels = int(sympy.sympify(image.type.shape[1]))
     taps = [(ci, i, j) for ci in range(channels) for i in range(kh) for j in range(kw)]
-    return taps, dh, dw
+    return taps, dh, dw, wide
 
 
 def _offset(c, i, j, dh: int, dw: int) -> str:
@@ -60,11 +64,8 @@ def conv2d(w, node, ins, out, epilogue=None):
     b = ins[2] if len(ins) > 2 else None
     kh, kw = (int(k) for k in node.inputs[1].type.shape[2:])
     w.empty(out, node.out)
-    taps, dh, dw = _dims(w, node.inputs[0], node.out, node.attrs, kh, kw)
-    w.reassociate = True
-    wide = w.fresh("wide")
-    shape = (node.out.type.shape[1], _q(node.inputs[0], node.out))
-    w.buffer(wide, shape, node.out.type.dtype.name)
+    dt = node.out.type.dtype.name
+    taps, dh, dw, wide = _dims(w, node.inputs[0], node.out, node.attrs, kh, kw, dt)
     n, o, q, xf = w.fresh("n"), w.fresh("o"), w.fresh("q"), w.fresh("xf")
     weights = [w.fresh("w") for _ in taps]
     with w.block(f"for {n} in range(_N):"):
@@ -91,12 +92,9 @@ def conv2d(w, node, ins, out, epilogue=None):
 def conv2d_weight_grad(w, node, ins, out):
     x, ct = ins
     kh, kw = (int(k) for k in node.attrs["kernel_size"])
-    w.reassociate = True
     w.empty(out, node.out)
-    _, dh, dw = _dims(w, node.inputs[0], node.inputs[1], node.attrs, kh, kw)
-    wide = w.fresh("wide")
-    shape = (node.inputs[1].type.shape[1], _q(node.inputs[0], node.inputs[1]))
-    w.buffer(wide, shape, node.out.type.dtype.name)
+    name = node.out.type.dtype.name
+    _, dh, dw, wide = _dims(w, node.inputs[0], node.inputs[1], node.attrs, kh, kw, name)
     w.line(f"{out}[...] = 0")
     w.line(f"{wide}[...] = 0  # the extra columns stay 0")
     n, o, q, xf, oh, ow, s = (w.fresh(t) for t in ("n", "o", "q", "xf", "oh", "ow", "s"))
@@ -116,8 +114,3 @@ def conv2d_weight_grad(w, node, ins, out):
                         with w.block(f"for {q} in range(_Q):"):
                             w.line(f"{s} += {wide}[{o}, {q}] * {xf}[{q} + {off}]")
                         w.line(f"{out}[{o}, {c}, {i}, {j}] += {s}")
-
-
-def _q(image, out):
-    """``(OH - 1) * W + OW`` as a sympy dim: the wide positions of one output channel."""
-    return (out.type.shape[2] - 1) * image.type.shape[3] + out.type.shape[3]

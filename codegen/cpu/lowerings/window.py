@@ -61,10 +61,9 @@ def _gemm(node) -> bool:
 def _conv2d(w, node, ins, out, epilogue=None):
     """``epilogue(n)``, if given, emits the pointwise chain after the convolution for image
     ``n`` (bias + relu while the image is in cache)."""
-    if _gemm(node) and conv_small.applies(node, *node.inputs[1].type.shape[2:]):
-        return conv_small.conv2d(w, node, ins, out, epilogue)
     if _gemm(node):
-        return im2col.conv2d(w, node, ins, out, epilogue)
+        small = conv_small.applies(node, *node.inputs[1].type.shape[2:])
+        return (conv_small if small else im2col).conv2d(w, node, ins, out, epilogue)
     _direct_conv2d(w, node, ins, out)
     if epilogue is not None:
         n = w.fresh("n")
@@ -120,10 +119,9 @@ def _conv2d_input_grad(w, node, ins, out):
 
 @lowering("conv2d_weight_grad")
 def _conv2d_weight_grad(w, node, ins, out):
-    if _gemm(node) and conv_small.applies(node, *node.attrs["kernel_size"]):
-        return conv_small.conv2d_weight_grad(w, node, ins, out)
     if _gemm(node):
-        return im2col.conv2d_weight_grad(w, node, ins, out)
+        small = conv_small.applies(node, *node.attrs["kernel_size"])
+        return (conv_small if small else im2col).conv2d_weight_grad(w, node, ins, out)
     x, ct = ins
     g = node.attrs.get("groups", 1)
     w.zeros(out, node.out)
