@@ -101,10 +101,11 @@ def _dims(w, image, out_or_ct, kh, kw):
 
 
 @contextlib.contextmanager
-def _chunks(w, guard: str):
-    """Loops over chunks of ``_B`` images; yields ``(n0, m)``: the first image and how many."""
+def _chunks(w):
+    """Loops over chunks of ``_B`` images (none when a product has an empty side); yields
+    ``(n0, m)``: the first image and how many."""
     n0, m = w.fresh("n0"), w.fresh("m")
-    with w.block(f"for {n0} in range(0, _N if {guard} else 0, _B):"):
+    with w.block(f"for {n0} in range(0, _N if _K > 0 and _O > 0 and _P > 0 else 0, _B):"):
         w.line(f"{m} = min(_B, _N - {n0})")
         yield n0, m
 
@@ -130,7 +131,7 @@ def conv2d(w, node, ins, out, epilogue=None):
     w.buffer(cols, (chunk * p, k), dt)
     w.buffer(tmp, (chunk * p, o), dt)
     w.line(f"{wmt} = {wt}.reshape(_O, _K).T")
-    with _chunks(w, "_K > 0 and _O > 0 and _P > 0") as (n0, m):
+    with _chunks(w) as (n0, m):
         kk = w.fresh("k")
         with w.block(f"for {kk} in range({m}):"):
             _im2col(w, x, f"{n0} + {kk}", cols, f"{kk} * _P", node.attrs, kh, kw)
@@ -169,7 +170,7 @@ def conv2d_weight_grad(w, node, ins, out):
     w.buffer(tmp, (k, o), dt)
     w.line(f"{acc} = {out}.reshape(_O, _K)")
     w.line(f"{acc}[...] = 0")
-    with _chunks(w, "_P > 0 and _O > 0 and _K > 0") as (n0, m):
+    with _chunks(w) as (n0, m):
         kk = w.fresh("k")
         with w.block(f"for {kk} in range({m}):"):
             _im2col(w, x, f"{n0} + {kk}", cols, f"{kk} * _P", node.attrs, kh, kw)
@@ -192,7 +193,7 @@ def conv2d_input_grad(w, node, ins, out):
     w.buffer(ctt, (chunk * p, o), dt)
     w.line(f"{wm} = {wt}.reshape(_O, _K)")
     w.line(f"{out}[...] = 0")
-    with _chunks(w, "_K > 0 and _P > 0 and _O > 0") as (n0, m):
+    with _chunks(w) as (n0, m):
         _transposed(w, ct, n0, m, ctt)
         w.line(f"np.dot({ctt}[: {m} * _P], {wm}, {dcols}[: {m} * _P])")
         kk = w.fresh("k")
