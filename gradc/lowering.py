@@ -259,7 +259,8 @@ def generate(graph, *, optimize: bool = True, donate: dict | None = None):
         src = generate_module(p, graph_hash=graph_hash, module_name=kernel_module_name)
     except CodegenError as e:
         raise GradcError(f"cannot lower graph {graph.name}: {e}") from None
-    return graph, p, src, key
+    # and the text itself: the plan's passes (memory, parallel) shape it beyond the digest
+    return graph, p, src, _hashed(key, src.text).hexdigest()
 
 
 def full_text(src) -> str:
