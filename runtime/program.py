@@ -56,9 +56,15 @@ def _timed(module, name: str):
     for k, fn in names.items():
         if k.startswith("k") and hasattr(fn, "signatures"):
             env[k] = _clock(fn, k)
-    if "_split" in names:  # a split kernel is timed whole, its threads together
+    if "_split" in names:  # a split run of kernels is timed whole, its threads together
         split = names["_split"]
-        env["_split"] = lambda fn, *a: _clock(lambda *b: split(fn.raw, *b), fn.label)(*a)
+
+        def timed_split(calls, *a):
+            raw = tuple((fn.raw, *rest) for fn, *rest in calls)
+            label = "+".join(fn.label for fn, *_ in calls)
+            _clock(lambda *b: split(raw, *b), label)(*a)
+
+        env["_split"] = timed_split
     run = types.FunctionType(module.run.__code__, env, "run")
 
     def timed(*args):

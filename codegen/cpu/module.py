@@ -22,6 +22,8 @@ import functools
 import re
 from dataclasses import dataclass, field
 
+import sympy
+
 from codegen.cpu.kernel import KernelSource, kernel_source
 from codegen.cpu.lowerings import LOWERINGS
 from codegen.cpu.writer import Writer, check_dtypes
@@ -199,6 +201,68 @@ def _scratch_kinds(ks, symbol) -> list[int] | None:
     return kinds
 
 
+def _memory(plan, names, v):
+    """What ``v``'s array is: its workspace slot (values of one slot share memory), else the
+    program's name of its array; a view is its source's memory."""
+    b = plan.memory.of(v)
+    while b.kind == "alias":
+        v, b = b.source, plan.memory.of(b.source)
+    return ("slot", b.index) if b.kind == "temp" else ("array", _home(plan, names, v))
+
+
+def _joins(region: dict, accesses: list) -> bool:
+    """May a kernel with ``accesses`` (memory, value, kind, written) run in the same threads as
+    the kernels before it in ``region`` (memory -> their accesses)? Only when no thread can see
+    another's unfinished work: an array both read and written in the region is only ever
+    sliced, by values of equal rows (each thread its own rows of it), and a sum over the images
+    (kind 2) is the region's only use of its array (the halves are added after the join)."""
+    for mem, value, kind, written in accesses:
+        prior = region.get(mem, [])
+        if not prior:
+            continue
+        every = prior + [(value, kind, written)]
+        if not any(w for _, _, w in every):
+            continue  # read only
+        if any(k != 1 for _, k, _ in every):
+            return False
+        if any(_row(v) != _row(value) for v, _, _ in every):
+            return False  # one slot, two values whose rows do not line up
+    return True
+
+
+def _row(v):
+    """The elements of one image of a batch-led value (sympy: equal rows compare equal)."""
+    return sympy.simplify(_numel(v) / v.type.shape[0])
+
+
+def _regions(plan, names, calls) -> list:
+    """``calls`` grouped: ``("view", kernel)``, ``("call", kernel, call)`` and ``("split",
+    [(kernel, call, kinds)])``, a run of kernels split over one batch symbol whose threads
+    run them all before joining (one handoff, not one per kernel: ~60 us each, measured)."""
+    items, region, symbol = [], {}, None
+    for kernel, call in calls:
+        if call is None:  # before the open region: its kernels may read the view
+            items.insert(len(items) - (symbol is not None), ("view", kernel))
+            continue
+        fname, ks, scratch, scratch_kinds = call
+        if scratch_kinds is None:
+            items.append(("call", kernel, call))
+            symbol = None
+            continue
+        sp = kernel.split
+        sums = [x for v, x in zip(kernel.outputs, sp.sums) if any(v is o for o in ks.outputs)]
+        kinds = [int(x) for x in sp.inputs] + [2 if x else 1 for x in sums] + scratch_kinds
+        values = [(v, False) for v in ks.inputs] + [(v, True) for v in ks.outputs]
+        accesses = [(_memory(plan, names, v), v, k, wr) for (v, wr), k in zip(values, kinds)]
+        if symbol != sp.symbol or not _joins(region, accesses):
+            items.append(("split", []))
+            region, symbol = {}, sp.symbol
+        items[-1][1].append((kernel, call, kinds))
+        for mem, v, k, wr in accesses:
+            region.setdefault(mem, []).append((v, k, wr))
+    return items
+
+
 def _run_fn(plan, names, printed, calls, ws) -> list[str]:
     mem, g = plan.memory, plan.graph
     outs = [f"_o{k}" for k in range(len(g.outputs))]
@@ -211,30 +275,44 @@ def _run_fn(plan, names, printed, calls, ws) -> list[str]:
         w.line(f"({', '.join(outs)},) = outs")
 
     home = functools.partial(_home, plan, names)
-    for kernel, call in calls:
-        for n in kernel.nodes:
-            w.line(node_comment(n, printed))
-        if call is None:  # a free view: the same memory, reshaped
+
+    def arrays(call):
+        fname, ks, scratch, _ = call
+        return [home(v) for v in ks.inputs] + [home(v) for v in ks.outputs] + scratch
+
+    def direct(kernel, call, comment=True):
+        if comment:
+            for n in kernel.nodes:
+                w.line(node_comment(n, printed))
+        w.line(f"{call[0]}({', '.join(arrays(call) + call[1].symbols)})")
+
+    for item in _regions(plan, names, calls):
+        if item[0] == "view":  # a free view: the same memory, reshaped
+            kernel = item[1]
+            for n in kernel.nodes:
+                w.line(node_comment(n, printed))
             (v,) = kernel.outputs
             src = kernel.nodes[0].inputs[0]
             w.line(f"{names[v]} = {home(src)}.reshape({shape_code(v.type.shape)})")
             continue
-        fname, ks, scratch, scratch_kinds = call
-        arrays = [home(v) for v in ks.inputs] + [home(v) for v in ks.outputs] + scratch
-        sp = kernel.split
-        if scratch_kinds is None:
-            w.line(f"{fname}({', '.join(arrays + ks.symbols)})")
+        if item[0] == "call":
+            direct(item[1], item[2])
             continue
-        sums = [x for v, x in zip(kernel.outputs, sp.sums) if any(v is o for o in ks.outputs)]
-        kinds = [int(x) for x in sp.inputs] + [2 if x else 1 for x in sums] + scratch_kinds
-        with w.block(f"if {sp.symbol} < _MIN_BATCH:"):
-            w.line(f"{fname}({', '.join(arrays + ks.symbols)})")
-        with w.block("else:  # halves of the batch in parallel threads"):
+        region = item[1]
+        symbol = region[0][0].split.symbol
+        for kernel, _, _ in region:
+            for n in kernel.nodes:
+                w.line(node_comment(n, printed))
+        with w.block(f"if {symbol} < _MIN_BATCH:"):
+            for kernel, call, _ in region:
+                direct(kernel, call, comment=False)
+        with w.block("else:  # halves of the batch in parallel threads, one join"):
             site = len(w.lines)
-            w.line(
-                f"_split({fname}, {sp.symbol}, ({', '.join(arrays)},), {tuple(kinds)}, "
-                f"_parts, {site})"
-            )
+            parts = [
+                f"({call[0]}, ({', '.join(arrays(call))},), {tuple(kinds)})"
+                for _, call, kinds in region
+            ]
+            w.line(f"_split(({', '.join(parts)},), {symbol}, _parts, {site})")
     for k, v in mem.copies:
         w.line(f"{outs[k]}[...] = {home(v)}")
     result = [

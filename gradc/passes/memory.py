@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import sympy
 
 from gradc.ir.graph import Value
+from gradc.passes.parallel import run_ends
 
 ALIAS_OPS = frozenset({"reshape", "stop_gradient"})  # free on C-contiguous buffers
 
@@ -96,8 +97,9 @@ def memory_plan(plan, donate: dict | None = None) -> MemoryPlan:
         last[id(r)] = end
 
     donated = _donations(plan, donate, out_pos, root_of, last)
+    ends = run_ends(plan.kernels) + [end]
     free: list[int] = []
-    live: list[tuple[int, int]] = []  # (last reader, slot)
+    live: list[tuple[int, int]] = []  # (last reader's run's end, slot)
     for k, kernel in enumerate(plan.kernels):
         free += [s for lst, s in live if lst < k]
         live = [(lst, s) for lst, s in live if lst >= k]
@@ -114,7 +116,7 @@ def memory_plan(plan, donate: dict | None = None) -> MemoryPlan:
             else:
                 s = _take(mem, free, v)
                 mem.buffers[id(v)] = Buffer("temp", s)
-                live.append((last.get(id(v), k), s))
+                live.append((ends[last.get(id(v), k)], s))
     for k, v in enumerate(g.outputs):  # written directly: the first output of a kernel value
         if mem.buffers[id(v)].kind not in ("output", "donated") or out_pos[id(v)][0] != k:
             mem.copies.append((k, v))

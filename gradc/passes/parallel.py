@@ -8,7 +8,7 @@ the images (a weight or bias gradient), whose halves the runtime adds. Slicing d
 row-major array keeps it contiguous, so a split calls the same compiled kernel on views: no code
 is generated for it. ``numba``'s own ``prange`` would cost 3-4 s of compile time per kernel.
 
-Only kernels with enough work per image are marked (a split costs ~20-50 us of thread handoff);
+Only kernels with enough work per image are marked (a handoff to the threads costs ~20-90 us);
 the program splits them when the batch is large enough (``runtime.parallel``).
 """
 
@@ -92,6 +92,25 @@ def _has(v, s) -> bool:
     return any(s in sympy.sympify(d).free_symbols for d in v.type.shape)
 
 
+def run_ends(kernels) -> list[int]:
+    """Per kernel, the index of the last kernel of its run: consecutive kernels split over one
+    batch symbol (free views between them do not break a run), which the program may hand to
+    its threads as a whole; a kernel not split is a run of its own. The memory plan reuses no
+    slot inside a run: a thread may still read a value's rows that another has overwritten."""
+    from gradc.passes.memory import is_alias_kernel
+
+    ends, start, symbol = list(range(len(kernels))), 0, None
+    for k, kernel in enumerate(kernels):
+        if is_alias_kernel(kernel):
+            continue
+        s = kernel.split.symbol if kernel.split is not None else None
+        if s is None or s != symbol:
+            start, symbol = k, s
+        for j in range(start, k + 1):
+            ends[j] = k
+    return ends
+
+
 def sums_over_batch(node) -> bool:
     """A weight or bias gradient over a symbolic batch with enough work per image: fusion
     gives it no epilogue (an optimizer update on the sum), so its kernel can split."""
@@ -138,7 +157,7 @@ def split_of(kernel, symbols) -> Split | None:
             for d in v.type.shape:
                 if sympy.sympify(d).free_symbols - {s}:
                     return None
-        if any(isinstance(a, sympy.Basic) and a.free_symbols for a in _flat(n.attrs)):
+        if any(isinstance(a, sympy.Basic) and a.free_symbols for a in _flat(_attrs(n, s))):
             return None
     for v in kernel.outputs:
         if id(v) not in sums and not _batched(v, s):
@@ -152,6 +171,14 @@ def split_of(kernel, symbols) -> Split | None:
         [_batched(v, s) for v in kernel.inputs],
         [id(v) in sums for v in kernel.outputs],
     )
+
+
+def _attrs(n, s) -> dict:
+    """The node's attributes that would have to hold for the whole batch: a reshape's leading
+    ``N`` is the batch symbol itself, which each slice's call binds to its own size."""
+    if n.op.name == "reshape" and n.attrs["shape"] and n.attrs["shape"][0] == s:
+        return dict(n.attrs, shape=n.attrs["shape"][1:])
+    return n.attrs
 
 
 def _flat(attrs):

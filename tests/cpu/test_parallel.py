@@ -11,6 +11,7 @@ from numba import njit
 import gradc
 from bench.lenet_joint import build, inputs
 from gradc.ir import interpret
+from gradc.passes.parallel import run_ends
 from runtime import parallel
 
 
@@ -33,7 +34,7 @@ def test_split_equals_one_call(n, threads, monkeypatch):
     rows, total = np.full((n, 5), np.nan), np.full(5, np.nan)
     parts: dict = {}
     for _ in range(2):  # the second call reuses the partial buffers kept in ``parts``
-        parallel.split(_rows_and_sum, n, (x, w, rows, total), (1, 0, 1, 2), parts, 0)
+        parallel.split(((_rows_and_sum, (x, w, rows, total), (1, 0, 1, 2)),), n, parts, 0)
         np.testing.assert_allclose(rows, x * w, rtol=1e-15)
         np.testing.assert_allclose(total, (x * w).sum(0), rtol=1e-12)
     used = min(int(threads), n // (parallel.MIN_BATCH // 2))
@@ -49,8 +50,8 @@ def test_an_error_in_any_slice_reaches_the_caller(monkeypatch):
 
     x = np.r_[-np.ones(8), np.ones(8)]
     with pytest.raises(ValueError, match="slice failed"):
-        parallel.split(fn, 16, (x,), (1,), {}, 0)
-    parallel.split(fn, 16, (-np.ones(16),), (1,), {}, 0)  # the workers still run
+        parallel.split(((fn, (x,), (1,)),), 16, {}, 0)
+    parallel.split(((fn, (-np.ones(16),), (1,)),), 16, {}, 0)  # the workers still run
 
 
 def test_lenet_step_splits_its_heavy_kernels_and_equals_the_interpreter(monkeypatch):
@@ -67,3 +68,56 @@ def test_lenet_step_splits_its_heavy_kernels_and_equals_the_interpreter(monkeypa
         for name, a, b in zip(joint.output_names, got, want):
             scale = max(float(np.max(np.abs(b))), 1e-30)
             assert float(np.max(np.abs(a - b))) <= 1e-9 * scale, (name, n)
+
+
+def test_a_run_of_kernels_shares_one_join_and_a_sum_over_the_batch_ends_it(monkeypatch):
+    """Kernels split over the batch run in the same threads until one reads a sum over the
+    images (``s``): its halves are added only at the join, so it starts a new run."""
+    monkeypatch.setenv("GRADC_THREADS", "2")
+    N = gradc.Dim("N")
+
+    def f(x, w):
+        h = gradc.relu(x * w)
+        s = h.sum(0)
+        return (h * s).sum(0), gradc.exp(h) * 2
+
+    g = gradc.trace(f, gradc.TensorSpec((N, 2048)), gradc.TensorSpec((2048,)))
+    prog = gradc.lower(g)
+    runs = [line for line in prog.source.split("\n") if "_split((" in line]
+    assert [line.count("(k") for line in runs] == [1, 2], runs
+    rng = np.random.default_rng(0)
+    for n in (7, 64):
+        x = rng.standard_normal((n, 2048)).astype(np.float32)
+        w = rng.standard_normal(2048).astype(np.float32)
+        for a, b in zip(prog(x, w), interpret(g, x, w)):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3)
+
+
+def test_lenet_step_runs_forward_and_backward_convolutions_as_two_runs(monkeypatch):
+    """One handoff to the threads for the convolution and pooling kernels of each direction,
+    not one per kernel."""
+    monkeypatch.setenv("GRADC_THREADS", "2")
+    net, joint = build("cross_entropy", dtype=gradc.float64)
+    prog = gradc.lower(joint)
+    runs = [line for line in prog.source.split("\n") if "_split((" in line]
+    assert len(runs) == 2 and all(line.count("conv2d") >= 1 for line in runs), runs
+    assert runs[0].count("(k") >= 5 and runs[1].count("(k") >= 5
+
+
+def test_no_workspace_slot_is_reused_inside_a_run(monkeypatch):
+    """Four pools in one run: the third's output would take the first's slot once the second
+    has read it, but the other thread may still be reading rows of the first there."""
+    monkeypatch.setenv("GRADC_THREADS", "2")
+    N = gradc.Dim("N")
+    pool = lambda t: gradc.nn.functional.max_pool2d(t, 2)
+    g = gradc.trace(lambda x: pool(pool(pool(pool(x)))), gradc.TensorSpec((N, 4, 128, 128)))
+    prog = gradc.lower(g)
+    plan, values = prog.plan, {}
+    for k, end in enumerate(run_ends(plan.kernels)):
+        for v in (*plan.kernels[k].inputs, *plan.kernels[k].outputs):
+            b = plan.memory.of(v)
+            if b.kind == "temp":
+                values.setdefault((end, b.index), set()).add(id(v))
+    assert len(values) >= 2 and all(len(ids) == 1 for ids in values.values()), values
+    x = np.random.default_rng(0).standard_normal((64, 4, 128, 128)).astype(np.float32)
+    np.testing.assert_array_equal(prog(x)[0], interpret(g, x)[0])
