@@ -15,6 +15,7 @@ import types
 
 import numpy as np
 
+from runtime.parallel import threads
 from runtime.threads import single_threaded_blas
 
 _KEEP = 4  # workspaces kept (one per binding of the shape symbols, most recent first)
@@ -60,6 +61,8 @@ def _timed(module, name: str):
         split = names["_split"]
 
         def timed_split(calls, *a):
+            if threads() < 2:  # one thread: each kernel timed on its own
+                return split(calls, *a)
             raw = tuple((fn.raw, *rest) for fn, *rest in calls)
             label = "+".join(fn.label for fn, *_ in calls)
             _clock(lambda *b: split(raw, *b), label)(*a)
