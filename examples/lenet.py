@@ -3,8 +3,9 @@
     python examples/lenet.py                       # scikit-learn's bundled digits, no download
     python examples/lenet.py --mnist ~/data/mnist  # MNIST IDX files you already have
 
-Trains, shows a progress bar with the loss, prints the held-out accuracy, and writes the
-weights (``lenet.npz``, the ``state_dict``) and the loss curve (``loss.png``) to ``--out``.
+Trains (the step compiled by ``gradc.compile``; ``--eager`` runs it eagerly), shows a progress
+bar with the loss, prints the held-out accuracy, and writes the weights (``lenet.npz``, the
+``state_dict``) and the loss curve (``loss.png``) to ``--out``.
 ``gradc dump examples/lenet.py:LeNet --input Nx1x32x32 --stage graph`` prints its graph.
 """
 
@@ -212,10 +213,20 @@ def parse_args(argv=None):
         "--limit", type=at_least(1), help="use only the first N training and test images"
     )
     p.add_argument("--out", default="lenet_out", help="directory for lenet.npz and loss.png")
-    p.add_argument(
+    how = p.add_mutually_exclusive_group()
+    how.add_argument(
+        "--eager",
+        dest="compile",
+        action="store_false",
+        help="run the step eagerly (numpy, gradc's reference semantics) instead of compiled",
+    )
+    how.add_argument(
         "--compile",
+        dest="compile",
         action="store_true",
-        help="train with the step compiled by gradc.compile (numba; the first run compiles it)",
+        default=True,
+        help="the default: train with the step compiled by gradc.compile (numba; the first "
+        "run compiles it, later runs load it from the kernel cache)",
     )
     return p.parse_args(argv)
 
@@ -268,6 +279,8 @@ def run(args, data) -> float:
     print(net)
     optimizer = optim.SGD(net.parameters(), lr=args.lr, momentum=0.9)
     step = make_step(net, optimizer, compiled=args.compile)
+    if args.compile:
+        print("training step: gradc.compile (numba); the first step compiles it unless cached")
     losses = []
     for epoch in range(1, args.epochs + 1):
         if epoch == args.epochs - args.epochs // 4 + 1:  # the last quarter at a tenth of the rate
