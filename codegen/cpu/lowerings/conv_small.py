@@ -8,7 +8,8 @@ wide; the ``W - OW`` extra columns per row are computed and dropped)
 - the convolution is one loop over ``q`` summing a few shifted runs (the taps unrolled, their
   weights in registers), stored into NCHW with the bias and the fused epilogue;
 - the weight gradient is, per tap, a dot product of the cotangent spread out to wide rows (zero
-  in the extra columns) with one shifted run.
+  in the extra columns) with one shifted run; the taps of a kernel row are summed in one pass
+  (each load of the cotangent serves them all: 1.3x faster on LeNet's first layer).
 With 6 output channels and 25 taps BLAS's blocks are mostly padding: measured on LeNet's first
 layer these loops took 0.55 and 0.63 ms per 32 images against 0.86 and 1.0 ms for im2col + BLAS.
 Sums may be reordered (``Writer.reassociate``): the dot products then vectorise.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import sympy
 
 TAPS = 32  # at most this many taps (C*kh*kw) per output channel: unrolled, weights in registers
+_ROW = 8  # weight-gradient taps summed in one pass (accumulators in registers, AVX2's 16 too)
 
 
 def applies(node, kh, kw) -> bool:
@@ -98,7 +100,7 @@ def conv2d_weight_grad(w, node, ins, out):
     w.line(f"{out}[...] = 0")
     w.line(f"{wide}[...] = 0  # the extra columns stay 0")
     n, o, q, xf, oh, ow, s = (w.fresh(t) for t in ("n", "o", "q", "xf", "oh", "ow", "s"))
-    c, i, j, off = w.fresh("c"), w.fresh("ki"), w.fresh("kj"), w.fresh("off")
+    c, i, off, g = w.fresh("c"), w.fresh("ki"), w.fresh("off"), w.fresh("g")
     dt = w.dtype(node.out)
     with w.block(f"for {n} in range(_N):"):
         w.line(f"{xf} = {x}[{n}].reshape(_C * _H * _W)")
@@ -108,9 +110,15 @@ def conv2d_weight_grad(w, node, ins, out):
                     w.line(f"{wide}[{o}, {oh} * _W + {ow}] = {ct}[{n}, {o}, {oh}, {ow}]")
             with w.block(f"for {c} in range(_C):"):
                 with w.block(f"for {i} in range({kh}):"):
-                    with w.block(f"for {j} in range({kw}):"):
-                        w.line(f"{off} = {_offset(c, i, j, dh, dw)}")
-                        w.line(f"{s} = {dt}(0)")
+                    w.line(f"{off} = {_offset(c, i, 0, dh, dw)}")
+                    for j0 in range(0, kw, _ROW):  # a row's taps share each load of the cotangent
+                        taps = range(j0, min(kw, j0 + _ROW))
+                        sums = [f"{s}_{j}" for j in taps]
+                        for acc in sums:
+                            w.line(f"{acc} = {dt}(0)")
                         with w.block(f"for {q} in range(_Q):"):
-                            w.line(f"{s} += {wide}[{o}, {q}] * {xf}[{q} + {off}]")
-                        w.line(f"{out}[{o}, {c}, {i}, {j}] += {s}")
+                            w.line(f"{g} = {wide}[{o}, {q}]")
+                            for acc, j in zip(sums, taps):
+                                w.line(f"{acc} += {g} * {xf}[{q} + {off} + {j * dw}]")
+                        for acc, j in zip(sums, taps):
+                            w.line(f"{out}[{o}, {c}, {i}, {j}] += {acc}")
