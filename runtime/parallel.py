@@ -68,28 +68,30 @@ class _Workers:
             threading.Thread(target=self._loop, args=(k,), daemon=True, name="gradc-worker").start()
 
     def _loop(self, k: int) -> None:
-        run = 0
+        run, seen = 1, self.spin.wait(self.flags, 0, 1, self.spins, self.linger)
         while True:
-            run += 1
-            self._await(0, run, k)
-            try:
-                _run(self.tasks[k])
-                self.errors[k] = None
+            self._sleep(0, run, k, seen)
+            try:  # nothing else in Python between the last kernel and the post: the caller
+                _run(self.tasks[k])  # may be taking the GIL back at the same moment
             except BaseException as e:  # handed to the caller, which raises it
                 self.errors[k] = e
-            self.tasks[k] = []
-            self.spin.post(self.flags, 1 + k, run)
-            if self.asleep[self.n]:
+            run += 1
+            if self.asleep[self.n]:  # the caller gave up spinning: post and wake it
+                self.flags[1 + k] = run - 1
                 self.asleep[self.n] = False
                 self.wake[self.n].release()
+                seen = self.spin.wait(self.flags, 0, run, self.spins, self.linger)
+            else:  # the post and the wait in one nogil call: the caller then finds the GIL free
+                seen = self.spin.post_wait(
+                    self.flags, 1 + k, run - 1, 0, run, self.spins, self.linger
+                )
 
-    def _await(self, i: int, value: int, sleeper: int) -> None:
-        """Until ``flags[i] >= value``: spin, then sleep until woken."""
-        if self.spin.wait(self.flags, i, value, self.spins, self.linger):
-            return
-        while self.flags[i] < value:
+    def _sleep(self, i: int, value: int, sleeper: int, seen: int) -> None:
+        """Unless ``seen``: until ``flags[i] >= value``, asleep between looks. A post made in a
+        nogil call after the poster found no sleeper is seen at the next look (2 ms)."""
+        while not seen and self.flags[i] < value:
             self.asleep[sleeper] = True
-            self.wake[sleeper].acquire(timeout=0.05)
+            self.wake[sleeper].acquire(timeout=0.002)
 
     def run(self, tasks: list) -> None:
         """``tasks[0]`` in this thread and ``tasks[1 + k]`` in worker ``k``, then the join;
@@ -97,6 +99,7 @@ class _Workers:
         self.runs += 1
         for k in range(self.n):
             self.tasks[k] = tasks[1 + k] if 1 + k < len(tasks) else []
+            self.errors[k] = None
         self.spin.post(self.flags, 0, self.runs)
         for k in range(self.n):
             if self.asleep[k]:
@@ -108,8 +111,11 @@ class _Workers:
         except BaseException as e:
             error = e
         for k in range(self.n):
-            self._await(1 + k, self.runs, self.n)
+            seen = self.spin.wait(self.flags, 1 + k, self.runs, self.spins, 0)
+            self._sleep(1 + k, self.runs, self.n, seen)
         error = error or next((e for e in self.errors if e is not None), None)
+        for k in range(self.n):
+            self.tasks[k] = []  # the slices' views, not kept alive until the next run
         if error is not None:
             raise error
 

@@ -60,11 +60,8 @@ def post(flags, i, value):
     _store(flags, i, value)
 
 
-@njit("int64(int64[::1], int64, int64, int64, int64)", nogil=True, cache=True)
-def wait(flags, i, value, spins, linger):
-    """Spin until ``flags[i] >= value`` (1), at most ``spins`` pauses (else 0); once seen,
-    ``linger`` pauses more (the poster is then inside its own nogil call: taking the GIL from
-    it would put this thread to sleep)."""
+@njit(nogil=True, cache=True)
+def _wait(flags, i, value, spins, linger):
     for _ in range(spins):
         if _load(flags, i) >= value:
             for _ in range(linger):
@@ -74,9 +71,20 @@ def wait(flags, i, value, spins, linger):
     return 0
 
 
-@njit("int64(int64[::1], int64, int64)", nogil=True, cache=True)
-def _pauses(flags, i, spins):
-    return wait(flags, i, 1, spins, 0)
+@njit("int64(int64[::1], int64, int64, int64, int64)", nogil=True, cache=True)
+def wait(flags, i, value, spins, linger):
+    """Spin until ``flags[i] >= value`` (1), at most ``spins`` pauses (else 0); once seen,
+    ``linger`` pauses more (the poster is then inside its own nogil call: taking the GIL from
+    it would put this thread to sleep)."""
+    return _wait(flags, i, value, spins, linger)
+
+
+@njit("int64(int64[::1], int64, int64, int64, int64, int64, int64)", nogil=True, cache=True)
+def post_wait(flags, j, posted, i, value, spins, linger):
+    """``post(flags, j, posted)``, then ``wait(flags, i, value, spins, linger)``, the GIL
+    released throughout: the thread waiting for the post takes the GIL without a fight."""
+    _store(flags, j, posted)
+    return _wait(flags, i, value, spins, linger)
 
 
 def pauses_per_us() -> float:
@@ -85,7 +93,7 @@ def pauses_per_us() -> float:
     import numpy as np
 
     flags = np.zeros(1, np.int64)
-    _pauses(flags, 0, 1000)
+    wait(flags, 0, 1, 1000, 0)
     t = time.perf_counter()
-    _pauses(flags, 0, 20000)
+    wait(flags, 0, 1, 20000, 0)
     return 20000 / max(1e-3, (time.perf_counter() - t) * 1e6)
