@@ -124,6 +124,17 @@ _POOL: list = []
 _LOCK = threading.Lock()
 
 
+def _forget_pool() -> None:
+    """In a forked child: the parent's workers did not come along (nor may its lock be free)."""
+    global _LOCK
+    _POOL.clear()
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _workers(n: int) -> _Workers:
     with _LOCK:
         if not _POOL or _POOL[0][0] < n:

@@ -4,10 +4,13 @@ a run posted to sleeping workers or from two programs' threads at once still com
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 import time
 
 import numpy as np
+import pytest
 from numba import njit
 
 from runtime import parallel, spin
@@ -64,3 +67,17 @@ def test_two_programs_splitting_at_once_both_compute_right(monkeypatch):
     for c in callers:
         c.join()
     assert not errors
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_splits_with_workers_of_its_own(monkeypatch):
+    monkeypatch.setenv("GRADC_THREADS", "2")
+    _check_runs(3)  # the parent's pool exists before the fork
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        assert pool.apply_async(_child_runs).get(timeout=60) == "ok"
+
+
+def _child_runs() -> str:
+    _check_runs(5)
+    return "ok"
