@@ -139,9 +139,21 @@ def _per_image(step, nxt) -> bool:
     return getattr(fn, "takes_epilogue", False) and tuple(node.out.type.shape) == tuple(nxt.shape)
 
 
-def _image(w, step, stored, n) -> None:
-    with w.loops([w.dim(d) for d in step.shape[1:]]) as idx:
-        emit_body(w, step, stored, [n, *idx])
+class Epilogue:
+    """The pointwise chain after an op whose lowering takes it (conv2d): ``epilogue(n)`` emits
+    it over image ``n``; ``at(idx, reg)`` on one element, the op's value of it in register
+    ``reg`` (not stored unless ``keeps_input``: read later or returned)."""
+
+    def __init__(self, w, step, stored, x):
+        self.w, self.step, self.stored, self.x = w, step, stored, x
+        self.keeps_input = x in stored
+
+    def __call__(self, n: str) -> None:
+        with self.w.loops([self.w.dim(d) for d in self.step.shape[1:]]) as idx:
+            emit_body(self.w, self.step, self.stored, [n, *idx])
+
+    def at(self, idx: list[str], reg: str) -> None:
+        emit_body(self.w, self.step, self.stored, idx, {id(self.x): reg})
 
 
 def _element(w, step, stored, x, idx) -> str:
@@ -170,7 +182,7 @@ def _emit_steps(w: Writer, kernel) -> None:
             node = step.nodes[0]
             fn = LOWERINGS[node.op.name]
             ins = [w.name(v) for v in node.inputs]
-            fn(w, node, ins, w.name(node.out), functools.partial(_image, w, nxt, stored))
+            fn(w, node, ins, w.name(node.out), Epilogue(w, nxt, stored, node.out))
             i += 2
         elif step.kind == "loop":
             emit_loop(w, step, _read_after(kernel, i))

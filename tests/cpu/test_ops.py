@@ -105,3 +105,29 @@ def test_a_symbol_no_input_binds_is_a_lowering_error():
     g = gradc.trace(lambda x: apply("full", shape=(2,), value=1 / n, dtype=gradc.float64) * x, spec)
     with pytest.raises(gradc.GradcError, match="symbols N are not the size of any input dim"):
         gradc.lower(g, optimize=False)
+
+
+@pytest.mark.parametrize("weight", [(3, 1, 3, 3), (4, 3, 5, 5)], ids=["direct", "im2col"])
+@pytest.mark.parametrize("keep", [False, True], ids=["fused", "raw-returned"])
+def test_a_pointwise_epilogue_fused_into_a_convolution_equals_the_interpreter(weight, keep):
+    """The chain after a convolution runs on each element as the convolution stores it; the
+    convolution's own value is stored too only when something reads it (here: returned)."""
+    N = gradc.Dim("N")
+    c = weight[1]
+
+    def f(x, w, b):
+        y = gradc.nn.functional.conv2d(x, w, b)
+        z = gradc.tanh(y) * 2.0 + x.mean()
+        return (z, y) if keep else z
+
+    shapes = ((N, c, 9, 8), weight, (weight[0],))
+    specs = [gradc.TensorSpec(s, dtype=gradc.float64) for s in shapes]
+    g = gradc.trace(f, *specs)
+    prog = gradc.lower(g)
+    assert any("conv2d" in k.name and "tanh" in k.name for k in prog.plan.kernels)
+    rng = np.random.default_rng(1)
+    for n in (1, 5):
+        args = [rng.standard_normal((n, c, 9, 8)), rng.standard_normal(weight)]
+        args.append(rng.standard_normal(weight[0]))
+        for a, b in zip(prog(*args), interpret(g, *args)):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

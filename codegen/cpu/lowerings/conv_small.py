@@ -65,7 +65,9 @@ def conv2d(w, node, ins, out, epilogue=None):
     x, wt = ins[0], ins[1]
     b = ins[2] if len(ins) > 2 else None
     kh, kw = (int(k) for k in node.inputs[1].type.shape[2:])
-    w.empty(out, node.out)
+    keep = epilogue is None or epilogue.keeps_input  # else only the epilogue's value is stored
+    if keep:
+        w.empty(out, node.out)
     dt = node.out.type.dtype.name
     taps, dh, dw, wide = _dims(w, node.inputs[0], node.out, node.attrs, kh, kw, dt)
     n, o, q, xf = w.fresh("n"), w.fresh("o"), w.fresh("q"), w.fresh("xf")
@@ -83,12 +85,14 @@ def conv2d(w, node, ins, out, epilogue=None):
             ]
             with w.block(f"for {q} in range(_Q):"):
                 w.line(f"{wide}[{o}, {q}] = {' + '.join([bias, *terms])}")
-            oh, ow = w.fresh("oh"), w.fresh("ow")
-            with w.block(f"for {oh} in range(_OH):"):
-                with w.block(f"for {ow} in range(_OW):"):
-                    w.line(f"{out}[{n}, {o}, {oh}, {ow}] = {wide}[{o}, {oh} * _W + {ow}]")
-        if epilogue is not None:
-            epilogue(n)
+            oh, ow, r = w.fresh("oh"), w.fresh("ow"), w.fresh("r")
+            with w.block(f"for {oh} in range(_OH):"):  # the epilogue on each element as it
+                with w.block(f"for {ow} in range(_OW):"):  # is copied (not a second pass)
+                    w.line(f"{r} = {wide}[{o}, {oh} * _W + {ow}]")
+                    if keep:
+                        w.line(f"{out}[{n}, {o}, {oh}, {ow}] = {r}")
+                    if epilogue is not None:
+                        epilogue.at([n, o, oh, ow], r)
 
 
 def conv2d_weight_grad(w, node, ins, out):

@@ -125,7 +125,8 @@ def conv2d(w, node, ins, out, epilogue=None):
     b = ins[2] if len(ins) > 2 else None
     kh, kw = node.inputs[1].type.shape[2:]
     cols, wmt, tmp = w.fresh("cols"), w.fresh("wt"), w.fresh("tmp")
-    w.empty(out, node.out)
+    if epilogue is None or epilogue.keeps_input:
+        w.empty(out, node.out)
     o, k, p, chunk = _dims(w, node.inputs[0], node.out, kh, kw)
     dt = node.out.type.dtype.name
     w.buffer(cols, (chunk * p, k), dt)
@@ -150,17 +151,23 @@ def conv2d(w, node, ins, out, epilogue=None):
 
 
 def _store(w, out, b, image: str, value: str, epilogue) -> None:
-    """``out[image, o, p] = value + b[o]`` (``value`` spells ``{o}`` and ``{p}``), then the
-    fused epilogue on the image."""
-    n, o2, o, p, bo = w.fresh("n"), w.fresh("o2_"), w.fresh("o"), w.fresh("p"), w.fresh("bo")
+    """``out[image, o, p] = value + b[o]`` (``value`` spells ``{o}`` and ``{p}``), the fused
+    epilogue on each element as it is stored (not a second pass over the image)."""
+    n, o2, o, bo = w.fresh("n"), w.fresh("o2_"), w.fresh("o"), w.fresh("bo")
+    oh, ow, r = w.fresh("oh"), w.fresh("ow"), w.fresh("r")
+    keep = epilogue is None or epilogue.keeps_input
     w.line(f"{n} = {image}")
-    w.line(f"{o2} = {out}[{n}].reshape(_O, _P)")
+    if keep:
+        w.line(f"{o2} = {out}[{n}].reshape(_O, _P)")
     with w.block(f"for {o} in range(_O):"):
         w.line(f"{bo} = {b}[{o}]" if b is not None else f"{bo} = 0")
-        with w.block(f"for {p} in range(_P):"):
-            w.line(f"{o2}[{o}, {p}] = {value.format(o=o, p=p)} + {bo}")
-    if epilogue is not None:
-        epilogue(n)
+        with w.block(f"for {oh} in range(_OH):"):
+            with w.block(f"for {ow} in range(_OW):"):
+                w.line(f"{r} = {value.format(o=o, p=f'{oh} * _OW + {ow}')} + {bo}")
+                if keep:
+                    w.line(f"{o2}[{o}, {oh} * _OW + {ow}] = {r}")
+                if epilogue is not None:
+                    epilogue.at([n, o, oh, ow], r)
 
 
 def conv2d_weight_grad(w, node, ins, out):
